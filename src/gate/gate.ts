@@ -1,0 +1,240 @@
+/**
+ * `gate`: one adapter for three shapes — a legacy method decorator, a TC39
+ * method decorator, and a wrapper of a plain function. Each call turns the
+ * gate's options and the call's arguments into an intent and hands it to
+ * `client.enforce`; all decisions are made there.
+ */
+import type { DecionisClient } from "../client.js";
+import { getDefaultClient } from "../default-client.js";
+import { ConfigurationError, ValidationError } from "../errors/input.js";
+import type { ActorInput, IntentInput, JsonObject, TargetInput } from "../intent/capture.js";
+import {
+  classDefaultsFor,
+  decorate,
+  GATE_METADATA_KEY,
+  type GatedClassOptions,
+  type MethodSite,
+} from "./decorators.js";
+
+/** A value, or a function of the call's arguments (with `this` bound to the instance) that returns it. */
+export type Resolvable<V, A extends readonly unknown[], T> = V | ((this: T, ...args: A) => V);
+
+/**
+ * Options of {@link gate}. Every field except `client` and `target` may be a
+ * function of the gated call's own arguments.
+ *
+ * @typeParam A - the gated function's parameters.
+ * @typeParam T - its `this`.
+ */
+export interface GateOptions<A extends readonly unknown[] = any[], T = any> {
+  /** @default the class's `@gated({ client })`, else the default client (`configure`, `setDefaultClient`, or the environment) */
+  client?: DecionisClient;
+  /** Action type, e.g. `"OPEN_POSITION"`. */
+  action: Resolvable<string, A, T>;
+  /** Policy id or ids to evaluate. */
+  policy?: Resolvable<string | readonly string[], A, T>;
+  /** Policy ids to evaluate (merged with `policy`). */
+  policyRefs?: Resolvable<readonly string[], A, T>;
+  /** Who acts. Required here or in the class's `@gated({ actor })`. */
+  actor?: Resolvable<ActorInput, A, T>;
+  /** What the action touches. @default the operation name, e.g. `"TradingBot.openPosition"` */
+  resource?: Resolvable<string, A, T>;
+  /** The action's parameters. @default `{ args: [...arguments] }` when every argument is JSON data */
+  parameters?: Resolvable<JsonObject, A, T>;
+  /** Facts for the policy. @default {} */
+  context?: Resolvable<JsonObject, A, T>;
+  /** e.g. `(order) => order.clientOrderId`. @default a new UUIDv7 per call */
+  idempotencyKey?: Resolvable<string, A, T>;
+  /** @default the class's `@gated({ tenantId })`, else the client's */
+  tenantId?: Resolvable<string, A, T>;
+  /** `t:<tenant>|c:<uuidv7>`. @default generated */
+  correlationId?: Resolvable<string, A, T>;
+  /** `downstream_target`. @default `{ system: client.system ?? "app", operation: "<Class>.<method>" | fn.name }` */
+  target?: Partial<TargetInput>;
+}
+
+/** A gated function: same `this` and arguments, always async. */
+export type GatedFunction<F extends (...args: any[]) => unknown> = (
+  this: ThisParameterType<F>,
+  ...args: Parameters<F>
+) => Promise<Awaited<ReturnType<F>>>;
+
+/**
+ * What `gate(options)` returns: a legacy or TC39 method decorator, or — called
+ * on a function — a wrapper. A gated method must return a promise (declare it
+ * `async`): the decision is awaited before it runs.
+ */
+export interface GateDecorator<A extends readonly unknown[] = any[], T = any> {
+  /** Wraps a plain function. */
+  <F extends (this: T, ...args: A) => unknown>(fn: F): GatedFunction<F>;
+  /** TC39 method decorator. */
+  <This extends T, F extends (this: This, ...args: A) => PromiseLike<unknown>>(
+    method: F,
+    context: ClassMethodDecoratorContext<This, F>,
+  ): F;
+  /** Legacy (`experimentalDecorators`) method decorator. */
+  <F extends (this: T, ...args: A) => PromiseLike<unknown>>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<F>,
+  ): TypedPropertyDescriptor<F>;
+}
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+function resolve<V>(
+  value: Resolvable<V, unknown[], unknown> | undefined,
+  option: string,
+  self: unknown,
+  args: unknown[],
+): V | undefined {
+  if (typeof value !== "function") return value;
+  try {
+    return (value as (this: unknown, ...a: unknown[]) => V).apply(self, args);
+  } catch (error) {
+    throw new ValidationError(
+      option,
+      `the gate's ${option} function threw (${error instanceof Error ? error.message : String(error)}): nothing ran`,
+    );
+  }
+}
+
+function policyRefsOf(policy: unknown, policyRefs: unknown): string[] | undefined {
+  if (policy === undefined && policyRefs === undefined) return undefined;
+  const refs: unknown[] = [];
+  if (Array.isArray(policy)) refs.push(...(policy as unknown[]));
+  else if (policy !== undefined) refs.push(policy);
+  if (Array.isArray(policyRefs)) refs.push(...(policyRefs as unknown[]));
+  else if (policyRefs !== undefined) refs.push(policyRefs);
+  return [...new Set(refs)] as string[];
+}
+
+/** Resolves a gate's options against one call into an intent. */
+function intentOf(
+  options: GateOptions,
+  defaults: GatedClassOptions,
+  operation: string,
+  self: unknown,
+  args: unknown[],
+): IntentInput {
+  const actor = resolve(options.actor ?? defaults.actor, "actor", self, args);
+  if (actor === undefined)
+    throw new ValidationError("actor", "is required: give the gate (or the class's @gated) an `actor: { id, type }`");
+  const tenantId = resolve(options.tenantId ?? defaults.tenantId, "tenantId", self, args);
+  const correlationId = resolve(options.correlationId, "correlationId", self, args);
+  const idempotencyKey = resolve(options.idempotencyKey, "idempotencyKey", self, args);
+  const policyRefs = policyRefsOf(
+    resolve(options.policy ?? defaults.policy, "policy", self, args),
+    resolve(options.policyRefs, "policyRefs", self, args),
+  );
+  return {
+    actor,
+    action: {
+      type: resolve(options.action, "action", self, args) as string,
+      resource: resolve(options.resource, "resource", self, args) ?? operation,
+    },
+    parameters:
+      options.parameters === undefined
+        ? { args: args as JsonObject[] }
+        : resolve(options.parameters, "parameters", self, args),
+    context: resolve(options.context, "context", self, args),
+    target: { operation, ...options.target },
+    ...(policyRefs === undefined ? {} : { policyRefs }),
+    ...(tenantId === undefined ? {} : { tenantId }),
+    ...(correlationId === undefined ? {} : { correlationId }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  } as IntentInput;
+}
+
+/**
+ * Builds the wrapper that every shape of `gate` returns.
+ * @internal
+ */
+export function wrap(original: AnyFunction, options: GateOptions, site: MethodSite): AnyFunction {
+  if (typeof original !== "function")
+    throw new ConfigurationError("gate", "gate() wraps a function or decorates a method; got " + typeof original);
+  const gated = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+    const defaults: GatedClassOptions = classDefaultsFor(site, this) ?? {};
+    const client = options.client ?? defaults.client ?? getDefaultClient();
+    const defaultedParameters = options.parameters === undefined;
+    const input = intentOf(options, defaults, site.operation(this), this, args);
+    try {
+      return await client.enforce(input, { execute: () => original.apply(this, args) });
+    } catch (error) {
+      // The gate sends its arguments by default; say how to choose instead.
+      if (defaultedParameters && error instanceof ValidationError && error.path.startsWith("parameters.args"))
+        throw new ValidationError(
+          error.path,
+          `${error.message.slice(error.path.length + 2)}. A gate sends its arguments as parameters by default: ` +
+            "set the gate's `parameters` option to choose the JSON data to send",
+        );
+      throw error;
+    }
+  };
+  copyIdentity(original, gated, options);
+  return gated;
+}
+
+/** Keeps name, length and any reflect-metadata of the original (e.g. NestJS route metadata). */
+function copyIdentity(original: AnyFunction, gated: AnyFunction, options: GateOptions): void {
+  Object.defineProperty(gated, "name", { value: original.name, configurable: true });
+  Object.defineProperty(gated, "length", { value: original.length, configurable: true });
+  const reflect = Reflect as unknown as {
+    getOwnMetadataKeys?: (t: object) => unknown[];
+    getOwnMetadata?: (k: unknown, t: object) => unknown;
+    defineMetadata?: (k: unknown, v: unknown, t: object) => void;
+  };
+  if (reflect.getOwnMetadataKeys && reflect.getOwnMetadata && reflect.defineMetadata) {
+    for (const key of reflect.getOwnMetadataKeys(original))
+      reflect.defineMetadata(key, reflect.getOwnMetadata(key, original), gated);
+    reflect.defineMetadata(GATE_METADATA_KEY, options, gated);
+  }
+}
+
+/** @internal The implementation behind {@link gate} and `client.gate`. */
+export function makeGate(options: GateOptions): GateDecorator {
+  validateGateOptions(options);
+  return ((...args: unknown[]) => decorate(options, args, wrap)) as GateDecorator;
+}
+
+function validateGateOptions(options: GateOptions): void {
+  if (typeof options !== "object" || options === null)
+    throw new ConfigurationError("gate", "gate() needs options: gate({ action, actor, ... })");
+  const action: unknown = options.action;
+  if (action === undefined || (typeof action !== "string" && typeof action !== "function") || action === "")
+    throw new ConfigurationError("action", 'gate options need an `action`, e.g. action: "OPEN_POSITION"');
+}
+
+/**
+ * Puts a decision authority in front of a function or method: every call first
+ * sends its execution intent, and the code runs only on a verified ALLOW.
+ * BLOCK, ESCALATE, REVIEW_REQUIRED and ERROR throw {@link BlockedError}; any
+ * failure to get a trustworthy ALLOW throws a typed error. Nothing else runs.
+ *
+ * @example
+ * class TradingBot {
+ *   \@gate({ client, action: "OPEN_POSITION", policy: "cfd-risk-policy",
+ *           actor: { id: "cfd_bot_7", type: "TRADING_BOT" },
+ *           resource: (order: Order) => order.symbol })
+ *   async openPosition(order: Order) { return broker.open(order); }
+ * }
+ * const transfer = gate(transferFunds, { client, action: "TRANSFER_FUNDS", actor: { id: "treasury-agent", type: "AI_AGENT" } });
+ *
+ * @throws {@link ConfigurationError} at decoration for options without an `action`.
+ */
+export function gate<A extends unknown[], R, T = unknown>(
+  fn: (this: T, ...args: A) => R,
+  options: GateOptions<A, T>,
+): (this: T, ...args: A) => Promise<Awaited<R>>;
+export function gate<A extends unknown[] = any[], T = any>(options: GateOptions<A, T>): GateDecorator<A, T>;
+export function gate(fnOrOptions: unknown, maybeOptions?: unknown): unknown {
+  if (typeof fnOrOptions === "function")
+    return makeGate(maybeOptions as GateOptions)(fnOrOptions as (...a: unknown[]) => unknown);
+  return makeGate(fnOrOptions as GateOptions);
+}
+
+/** The reflect-metadata key under which a gated method's options are recorded. */
+gate.KEY = GATE_METADATA_KEY;
+
+/** Alias of {@link gate} under the Python SDK's name. */
+export const decionisGate = gate;

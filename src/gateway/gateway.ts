@@ -1,0 +1,63 @@
+/**
+ * The transport boundary. One method per protocol call; each takes wire types
+ * and returns the parsed response body, which the client validates with zod
+ * whatever the gateway is, so a custom gateway cannot make a bad answer pass.
+ */
+import type { WireConsumeRequest, WireEnforceRequest, WireOutcome } from "./wire.js";
+
+/** One `enforce-and-bind` request: the body is final and re-sent byte for byte. */
+export interface EnforceRequest {
+  /** The exact JSON body; a gateway must send these bytes unchanged on every attempt. */
+  readonly body: string;
+  /** The same body as an object, parsed on first access. */
+  readonly request: WireEnforceRequest;
+  readonly idempotencyKey: string;
+  readonly correlationId: string;
+}
+
+/** Per-call options of a gateway method. */
+export interface GatewayCallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * What the client needs from a transport. The HTTP gateway (axios) is the
+ * default; pass your own as `new DecionisClient({ gateway })` for another
+ * transport or for tests. Methods other than `enforceAndBind` are needed only by
+ * the features that use them.
+ *
+ * A gateway throws the SDK's typed errors (`TransportError` family,
+ * `ContractError`); anything else it throws is treated as a failure and nothing runs.
+ */
+export interface DecisionGateway {
+  /** `POST /v1/authority/enforce-and-bind` → the response body, parsed. */
+  enforceAndBind(request: EnforceRequest, options?: GatewayCallOptions): Promise<unknown>;
+  /** `GET /v1/authority/escalations/{id}`. */
+  getEscalation?(escalationId: string, options?: GatewayCallOptions): Promise<unknown>;
+  /** `POST /v1/execution/consume-token`. */
+  consumeToken?(request: WireConsumeRequest, options?: GatewayCallOptions): Promise<unknown>;
+  /** `GET /.well-known/jwks.json`. */
+  getJwks?(options?: GatewayCallOptions): Promise<unknown>;
+  /** `GET /v1/protocol/dossiers/{id}`. */
+  getDossier?(dossierId: string, options?: GatewayCallOptions): Promise<unknown>;
+  /** `POST /v1/authority/decisions/{id}/outcome`. */
+  reportOutcome?(decisionId: string, outcome: WireOutcome, options?: GatewayCallOptions): Promise<unknown>;
+  /** `GET /v1/health`. */
+  health?(options?: GatewayCallOptions): Promise<unknown>;
+  /** Releases sockets and timers. */
+  close?(): void | Promise<void>;
+}
+
+/** @internal Builds an {@link EnforceRequest} whose `request` is parsed lazily. */
+export function enforceRequest(body: string, idempotencyKey: string, correlationId: string): EnforceRequest {
+  let parsed: WireEnforceRequest | undefined;
+  return {
+    body,
+    idempotencyKey,
+    correlationId,
+    get request(): WireEnforceRequest {
+      parsed ??= JSON.parse(body) as WireEnforceRequest;
+      return parsed;
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * decionis — an execution gate for code that acts.
+ *
+ * The public face. Held back on purpose: the enforcer, intent capture and
+ * axios mapping (internal; their shapes may change), and the wire schemas
+ * (the protocol itself is documented in docs/protocol.md).
+ */
+export { DecionisClient, type EnforceExecuteOptions } from "./client.js";
+export { configure, setDefaultClient, getDefaultClient } from "./default-client.js";
+export {
+  gate,
+  decionisGate,
+  type GateOptions,
+  type GateDecorator,
+  type GatedFunction,
+  type Resolvable,
+} from "./gate/gate.js";
+export { gated, getGatedMethods, type GatedClassOptions, type GatedMethodInfo } from "./gate/decorators.js";
+export type { Decision, DecisionStatus } from "./decision.js";
+export type { CallOptions } from "./enforcer.js";
+export type { IntentInput, ActorInput, TargetInput, ExecutionIntent, JsonObject, JsonValue } from "./intent/capture.js";
+export { canonicalJson, intentHash } from "./intent/canonical.js";
+export type { DecisionGateway, EnforceRequest, GatewayCallOptions } from "./gateway/gateway.js";
+export { HttpGateway, type HttpGatewayOptions } from "./gateway/http.js";
+export { RetryPolicy, type RetryPolicyOptions } from "./retry.js";
+export type { ClientOptions, ClientHooks } from "./options.js";
+export { VERSION } from "./version.js";
+export * from "./errors/index.js";

@@ -1,0 +1,238 @@
+/**
+ * Intent capture: caller input (camelCase) in, the protocol binding, its hash
+ * and the exact request body out. Everything that can be wrong with an intent
+ * is found here, before any request is sent.
+ */
+import { z } from "zod";
+import { ValidationError } from "../errors/input.js";
+import { PROTOCOL_VERSION, type Mode, type WireBinding } from "../gateway/wire.js";
+import { canonicalJson, LIMITS, sha256Tagged, type WalkBudget } from "./canonical.js";
+import { assertCorrelationId, newCorrelationId, uuidv7 } from "./ids.js";
+
+/** A JSON object: what `parameters` and `context` hold. */
+export type JsonObject = { [key: string]: JsonValue | undefined };
+/** JSON data: the only values an intent can carry. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
+/** Who acts. */
+export interface ActorInput {
+  /** Stable id of the bot, agent, service or person, e.g. `"cfd_bot_7"`. */
+  id: string;
+  /** Kind of actor, e.g. `"TRADING_BOT"`, `"AI_AGENT"`, `"SERVICE"`. */
+  type: string;
+  /**
+   * Where it runs.
+   * @default "node"
+   */
+  runtime?: string;
+  /** Trust level the authority may weigh, e.g. `"verified"`. */
+  trustLevel?: string;
+}
+
+/** The downstream system the gated code acts on. */
+export interface TargetInput {
+  /**
+   * System acted on, e.g. `"broker"`.
+   * @default the client's `system`, else `"app"`
+   */
+  system?: string;
+  /** Operation, e.g. `"TradingBot.openPosition"`. */
+  operation: string;
+  /** Endpoint, e.g. `"POST /orders"`. */
+  endpoint?: string;
+}
+
+/** What `client.enforce` / `client.decide` take: one execution intent. */
+export interface IntentInput {
+  actor: ActorInput;
+  action: {
+    /** Action type, e.g. `"OPEN_POSITION"`. */
+    type: string;
+    /** What the action touches, e.g. `"EURUSD"`. */
+    resource: string;
+  };
+  /** The action's parameters: JSON data. @default {} */
+  parameters?: JsonObject;
+  /** Facts for the policy: JSON data. @default {} */
+  context?: JsonObject;
+  /** Policies to evaluate. @default [] */
+  policyRefs?: readonly string[];
+  /** @default the client's tenantId */
+  tenantId?: string;
+  /** Caller's idempotency key (e.g. a client order id), 1..180 chars. @default a new UUIDv7 */
+  idempotencyKey?: string;
+  /** `t:<tenantId>|c:<uuidv7>`. @default generated */
+  correlationId?: string;
+  /** @default `{ system: client.system ?? "app", operation: action.type }` */
+  target?: TargetInput;
+}
+
+/** An intent as sent: the binding, its hash and the siblings. Read-only. */
+export interface ExecutionIntent {
+  readonly binding: Readonly<WireBinding>;
+  readonly intentHash: string;
+  readonly correlationId: string;
+  readonly policyRefs: readonly string[];
+  readonly mode: Mode;
+  /** The exact request body, serialised once and re-sent byte for byte on retries. */
+  readonly body: string;
+}
+
+/** @internal What capture needs from the client. */
+export interface CaptureDefaults {
+  tenantId: string | undefined;
+  system: string | undefined;
+  intentTtlMs: number;
+  mode: Mode;
+  now: () => number;
+}
+
+const text = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+const intentInputSchema = z.object({
+  actor: z.object(
+    {
+      id: text(200),
+      type: text(100),
+      runtime: text(100).optional(),
+      trustLevel: text(100).optional(),
+    },
+    "must be an object { id, type }",
+  ),
+  action: z.object({ type: text(200), resource: text(500) }, "must be an object { type, resource }"),
+  parameters: z.unknown().optional(),
+  context: z.unknown().optional(),
+  policyRefs: z.array(text(200), "must be an array of policy ids").max(50).optional(),
+  tenantId: text(200)
+    .refine((t) => !t.includes("|"), 'must not contain "|" (it separates the parts of a correlation id)')
+    .optional(),
+  idempotencyKey: text(180).optional(),
+  correlationId: z.unknown().optional(),
+  target: z
+    .object(
+      { system: text(200).optional(), operation: text(500), endpoint: text(500).optional() },
+      "must be an object { system?, operation, endpoint? }",
+    )
+    .optional(),
+});
+
+const HINTS: Record<string, string> = {
+  "actor.id": "give the gate an `actor: { id, type }`",
+  "actor.type": 'give the actor a type, e.g. "AI_AGENT"',
+  actor: "give the gate an `actor: { id, type }`",
+  "action.type": 'name the action, e.g. action: "OPEN_POSITION"',
+  "action.resource": "name what the action touches, e.g. resource: (order) => order.symbol",
+  tenantId: "set `tenantId` on the client (or DECIONIS_TENANT_ID) or on the call",
+};
+
+/** Turns the first zod issue into a ValidationError that names the field and the fix. */
+function toValidationError(error: z.ZodError): ValidationError {
+  const issue = error.issues[0]!;
+  const path = issue.path.map(String).join(".") || "intent";
+  const hint = HINTS[path];
+  const missing = issue.code === "invalid_type" && /received undefined/.test(issue.message);
+  const message = missing ? "is required" : issue.message;
+  return new ValidationError(path, hint === undefined ? message : `${message}: ${hint}`, {
+    issues: error.issues.map((i) => ({ path: i.path.map(String), message: i.message, code: i.code })),
+  });
+}
+
+function asObject(value: unknown, path: string, budget: WalkBudget): string {
+  if (value === undefined) return "{}";
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ValidationError(
+      path,
+      `must be a plain object of JSON data, got ${Array.isArray(value) ? "an array" : typeof value}`,
+    );
+  return canonicalJson(value, path, budget);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Builds the binding, its canonical form and hash, and the request body.
+ *
+ * The canonical binding is assembled from pieces already canonical (caller
+ * data is walked exactly once); keys below are written in sorted order, which
+ * the conformance tests check against a full canonicalisation.
+ *
+ * @throws {@link ValidationError} / {@link InvalidCorrelationIdError} before any request.
+ */
+export function captureIntent(input: IntentInput, defaults: CaptureDefaults): ExecutionIntent {
+  const parsed = intentInputSchema.safeParse(input);
+  if (!parsed.success) throw toValidationError(parsed.error);
+  const i = parsed.data;
+
+  const tenantId = i.tenantId ?? defaults.tenantId;
+  if (tenantId === undefined) throw new ValidationError("tenantId", `is required: ${HINTS["tenantId"]!}`);
+  if (tenantId.includes("|") || tenantId.length > 200)
+    throw new ValidationError("tenantId", 'must be 1..200 characters without "|"');
+
+  const budget: WalkBudget = { entries: 0 };
+  const parametersJson = asObject(i.parameters, "parameters", budget);
+  const contextJson = asObject(i.context, "context", budget);
+
+  const now = defaults.now();
+  const intentId = uuidv7(now);
+  const correlationId =
+    i.correlationId === undefined ? newCorrelationId(tenantId, now) : assertCorrelationId(i.correlationId, tenantId);
+
+  const actor = {
+    id: i.actor.id,
+    type: i.actor.type,
+    runtime: i.actor.runtime ?? "node",
+    ...(i.actor.trustLevel === undefined ? {} : { trust_level: i.actor.trustLevel }),
+  };
+  const target = {
+    system: i.target?.system ?? defaults.system ?? "app",
+    operation: i.target?.operation ?? i.action.type,
+    ...(i.target?.endpoint === undefined ? {} : { endpoint: i.target.endpoint }),
+  };
+  const binding: WireBinding = {
+    protocol_version: PROTOCOL_VERSION,
+    tenant_id: tenantId,
+    intent_id: intentId,
+    idempotency_key: i.idempotencyKey ?? intentId,
+    captured_at: iso(now),
+    expires_at: iso(now + defaults.intentTtlMs),
+    actor,
+    action: {
+      type: i.action.type,
+      resource: i.action.resource,
+      parameters: JSON.parse(parametersJson) as Record<string, unknown>,
+    },
+    context: JSON.parse(contextJson) as Record<string, unknown>,
+    downstream_target: target,
+  };
+
+  const s = JSON.stringify;
+  // Sorted keys at every level; caller data already canonical.
+  const canonical =
+    `{"action":{"parameters":${parametersJson},"resource":${s(binding.action.resource)},"type":${s(binding.action.type)}}` +
+    `,"actor":{"id":${s(actor.id)},"runtime":${s(actor.runtime)}` +
+    (actor.trust_level === undefined ? "" : `,"trust_level":${s(actor.trust_level)}`) +
+    `,"type":${s(actor.type)}}` +
+    `,"captured_at":${s(binding.captured_at)},"context":${contextJson}` +
+    `,"downstream_target":{` +
+    (target.endpoint === undefined ? "" : `"endpoint":${s(target.endpoint)},`) +
+    `"operation":${s(target.operation)},"system":${s(target.system)}}` +
+    `,"expires_at":${s(binding.expires_at)},"idempotency_key":${s(binding.idempotency_key)}` +
+    `,"intent_id":${s(intentId)},"protocol_version":${s(PROTOCOL_VERSION)},"tenant_id":${s(tenantId)}}`;
+
+  if (Buffer.byteLength(canonical, "utf8") > LIMITS.maxCanonicalBytes)
+    throw new ValidationError(
+      "intent",
+      `the canonical binding is over ${LIMITS.maxCanonicalBytes / 1024} KiB: send ids or a summary in parameters/context, not whole documents`,
+    );
+
+  const intentHash = sha256Tagged(canonical);
+  const policyRefs = i.policyRefs ?? [];
+  // The body is the binding plus four siblings, written once.
+  const body =
+    canonical.slice(0, -1) +
+    `,"intent_hash":${s(intentHash)},"mode":${s(defaults.mode)},"policy_refs":${s(policyRefs)},"correlation_id":${s(correlationId)}}`;
+
+  return Object.freeze({ binding, intentHash, correlationId, policyRefs, mode: defaults.mode, body });
+}

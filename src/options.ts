@@ -1,0 +1,180 @@
+/**
+ * Client options: the public type (all optional, each with its default), one
+ * defaults object, and one normaliser that validates and merges
+ * defaults < environment < given options.
+ */
+import { z } from "zod";
+import type { Decision } from "./decision.js";
+import type { DecionisError } from "./errors/base.js";
+import { ConfigurationError } from "./errors/input.js";
+import type { DecisionGateway } from "./gateway/gateway.js";
+import type { ExecutionIntent } from "./intent/capture.js";
+import type { Mode } from "./gateway/wire.js";
+import { RetryPolicy } from "./retry.js";
+
+/** Told of every decision, retry and error. Hooks observe; what they throw is ignored. */
+export interface ClientHooks {
+  /** After every decision, allowed or not; `shadow` when the call did not wait for it. */
+  onDecision?: (event: { decision: Decision; intent: ExecutionIntent; shadow: boolean; durationMs: number }) => void;
+  /** Before each retry of a request to the authority. */
+  onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => void;
+  /** When a gated call fails for any reason other than the gated function's own error. */
+  onError?: (event: { error: unknown; intent: ExecutionIntent | undefined }) => void;
+}
+
+/** Options of {@link DecionisClient}. All optional. */
+export interface ClientOptions {
+  /**
+   * API key, sent as `authorization: Bearer …`; never logged or put in an error.
+   * @default process.env.DECIONIS_API_KEY
+   */
+  apiKey?: string;
+  /**
+   * The authority. `https:` required, except `http:` to a loopback host.
+   * @default process.env.DECIONIS_BASE_URL ?? "https://api.decionis.com"
+   */
+  baseUrl?: string;
+  /** @default process.env.DECIONIS_TENANT_ID */
+  tenantId?: string;
+  /** Timeout of one attempt, ms (1..300000). @default 10_000 */
+  timeoutMs?: number;
+  /** Retries after the first attempt (0..10). @default 2 */
+  maxRetries?: number;
+  /** Base of the exponential backoff with full jitter, ms. @default 250 */
+  retryBackoffMs?: number;
+  /** Overrides `maxRetries` and `retryBackoffMs`. @default RetryPolicy.default() */
+  retryPolicy?: RetryPolicy;
+  /** Lifetime of an intent, ms (1_000..300_000). @default 60_000 */
+  intentTtlMs?: number;
+  /** `downstream_target.system` of gates that name none. @default "app" */
+  system?: string;
+  /** Transport. @default the axios HTTP gateway */
+  gateway?: DecisionGateway;
+  /** Observers. @default {} */
+  hooks?: ClientHooks;
+}
+
+/** @internal Options after defaults, environment and validation. */
+export interface ResolvedOptions {
+  apiKey: string | undefined;
+  baseUrl: string;
+  tenantId: string | undefined;
+  timeoutMs: number;
+  retryPolicy: RetryPolicy;
+  intentTtlMs: number;
+  system: string | undefined;
+  gateway: DecisionGateway | undefined;
+  hooks: ClientHooks;
+  mode: Mode;
+}
+
+/** @internal */
+export const DEFAULTS = {
+  baseUrl: "https://api.decionis.com",
+  timeoutMs: 10_000,
+  maxRetries: 2,
+  retryBackoffMs: 250,
+  intentTtlMs: 60_000,
+} as const;
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Checks a base URL against protocol 1 and returns it without a trailing slash.
+ * @internal
+ */
+export function normaliseBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigurationError("baseUrl", `baseUrl "${value}" is not a URL: use e.g. "https://api.decionis.com"`);
+  }
+  // Never echo credentials back in the message.
+  if (url.username !== "" || url.password !== "")
+    throw new ConfigurationError("baseUrl", "baseUrl must not contain credentials: pass the key as apiKey");
+  const shown = `${url.protocol}//${url.host}${url.pathname}`;
+  if (url.search !== "" || url.hash !== "")
+    throw new ConfigurationError("baseUrl", `baseUrl "${shown}" must not have a query or fragment`);
+  if (url.protocol === "http:" && !LOOPBACK.test(url.hostname))
+    throw new ConfigurationError(
+      "baseUrl",
+      `baseUrl "${shown}" uses http: to a non-loopback host: use https: (http: is allowed only to 127.0.0.0/8, localhost or [::1])`,
+    );
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new ConfigurationError("baseUrl", `baseUrl "${shown}" must use https:`);
+  return shown.replace(/\/+$/, "");
+}
+
+const optionsSchema = z.object({
+  apiKey: z.string().min(1, "must not be empty").optional(),
+  baseUrl: z.string().optional(),
+  tenantId: z
+    .string()
+    .min(1, "must not be empty")
+    .max(200, "must be at most 200 characters")
+    .refine((t) => !t.includes("|"), 'must not contain "|"')
+    .optional(),
+  timeoutMs: z.number().int("must be a whole number of ms").min(1).max(300_000).optional(),
+  maxRetries: z.number().int().min(0).max(10).optional(),
+  retryBackoffMs: z.number().min(0).max(60_000).optional(),
+  retryPolicy: z.instanceof(RetryPolicy, { message: "must be a RetryPolicy" }).optional(),
+  intentTtlMs: z.number().int().min(1_000).max(300_000).optional(),
+  system: z.string().min(1).max(200).optional(),
+  gateway: z
+    .custom<DecisionGateway>(
+      (g) => typeof g === "object" && g !== null && typeof (g as DecisionGateway).enforceAndBind === "function",
+      "must be an object with an enforceAndBind(request) method",
+    )
+    .optional(),
+  hooks: z
+    .object({
+      onDecision: z.function().optional(),
+      onRetry: z.function().optional(),
+      onError: z.function().optional(),
+    })
+    .optional(),
+});
+
+function fromEnv(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+/**
+ * Validates options and fills in defaults and the environment.
+ * @throws {@link ConfigurationError} naming the option and the fix.
+ * @internal
+ */
+export function resolveOptions(options: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const option = issue.path.map(String).join(".") || "options";
+    // The message never includes the received value: it could be the key.
+    throw new ConfigurationError(option, `${option} ${issue.message}`);
+  }
+  const o = parsed.data;
+  const retryPolicy =
+    o.retryPolicy ??
+    new RetryPolicy({
+      maxRetries: o.maxRetries ?? DEFAULTS.maxRetries,
+      baseDelayMs: o.retryBackoffMs ?? DEFAULTS.retryBackoffMs,
+      maxDelayMs: Math.max(5_000, o.retryBackoffMs ?? 0),
+    });
+  const tenantId = o.tenantId ?? fromEnv("DECIONIS_TENANT_ID", env);
+  if (tenantId !== undefined && (tenantId.includes("|") || tenantId.length > 200))
+    throw new ConfigurationError("tenantId", 'DECIONIS_TENANT_ID must be 1..200 characters without "|"');
+  return {
+    apiKey: o.apiKey ?? fromEnv("DECIONIS_API_KEY", env),
+    baseUrl: normaliseBaseUrl(o.baseUrl ?? fromEnv("DECIONIS_BASE_URL", env) ?? DEFAULTS.baseUrl),
+    tenantId,
+    timeoutMs: o.timeoutMs ?? DEFAULTS.timeoutMs,
+    retryPolicy,
+    intentTtlMs: o.intentTtlMs ?? DEFAULTS.intentTtlMs,
+    system: o.system,
+    gateway: o.gateway,
+    hooks: options.hooks ?? {},
+    mode: "ENFORCEMENT",
+  };
+}

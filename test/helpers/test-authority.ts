@@ -1,0 +1,134 @@
+/**
+ * A scriptable authority on a real `node:http` server (127.0.0.1, port 0), for
+ * integration tests of the SDK's transport and fail-closed rules. Each request
+ * takes the next scripted answer; with none left, it answers with `fallback`
+ * (by default a well-formed ALLOW bound to the request's intent hash).
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: any;
+}
+
+export type Answer = {
+  status?: number;
+  /** An object (sent as JSON), a raw string, or a function of the request. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  delayMs?: number;
+  /** Close the socket without answering. */
+  drop?: boolean;
+};
+
+export interface TestAuthority {
+  url: string;
+  requests: RecordedRequest[];
+  script(...answers: Answer[]): void;
+  fallback: (req: RecordedRequest) => Answer;
+  close(): Promise<void>;
+}
+
+/** A valid ALLOW for `req`, with fields overridden. */
+export function allowFor(req: RecordedRequest, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const intentExpires = Date.parse(req.json.expires_at as string);
+  return {
+    decision_id: `dec_${randomUUID()}`,
+    status: "ALLOW",
+    should_execute: true,
+    reason_codes: ["WITHIN_LIMITS"],
+    action_hash: req.json.intent_hash,
+    execution_token: "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJ4In0.c2ln",
+    execution_token_expires_at: new Date(Math.min(Date.now() + 30_000, intentExpires)).toISOString(),
+    dossier_id: `dos_${randomUUID()}`,
+    dossier_url: "http://127.0.0.1/dossiers/x",
+    explanation: "Within limits",
+    policy_version: "test@1",
+    escalation_id: null,
+    ...overrides,
+  };
+}
+
+/** A non-ALLOW decision for `req`. */
+export function decisionFor(
+  req: RecordedRequest,
+  status: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return allowFor(req, {
+    status,
+    should_execute: false,
+    reason_codes: ["LIMIT_EXCEEDED"],
+    execution_token: null,
+    execution_token_expires_at: null,
+    explanation: `Test ${status}`,
+    ...overrides,
+  });
+}
+
+export async function startTestAuthority(): Promise<TestAuthority> {
+  const queue: Answer[] = [];
+  const sockets = new Set<import("node:net").Socket>();
+  const authority: TestAuthority = {
+    url: "",
+    requests: [],
+    script: (...answers) => {
+      queue.push(...answers);
+    },
+    fallback: (req) => ({ body: allowFor(req) }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      let json: unknown;
+      try {
+        json = body === "" ? undefined : JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      const recorded: RecordedRequest = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body,
+        json,
+      };
+      authority.requests.push(recorded);
+      const answer = queue.shift() ?? authority.fallback(recorded);
+      const respond = () => {
+        if (answer.drop) {
+          req.socket.destroy();
+          return;
+        }
+        const raw =
+          typeof answer.body === "function" ? (answer.body as (r: RecordedRequest) => unknown)(recorded) : answer.body;
+        const text = raw === undefined ? "" : typeof raw === "string" ? raw : JSON.stringify(raw);
+        res.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers });
+        res.end(text);
+      };
+      if (answer.delayMs) setTimeout(respond, answer.delayMs);
+      else respond();
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  authority.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return authority;
+}
