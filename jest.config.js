@@ -4,6 +4,8 @@
  * Type errors are caught by `npm run typecheck` (ts-jest transpiles only here).
  */
 const transform = (tsconfig) => ({ "^.+\\.ts$": ["ts-jest", { tsconfig }] });
+// Sources import "./x.js" (as Node ESM wants); in tests that means ./x.ts.
+const moduleNameMapper = { "^(\\.{1,2}/.*)\\.js$": "$1" };
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -13,12 +15,14 @@ module.exports = {
       testEnvironment: "node",
       testMatch: ["<rootDir>/test/**/*.test.ts"],
       transform: transform("<rootDir>/tsconfig.jest.json"),
+      moduleNameMapper,
     },
     {
       displayName: "legacy-decorators",
       testEnvironment: "node",
       testMatch: ["<rootDir>/test/decorators/**/*.test.ts"],
       transform: transform("<rootDir>/tsconfig.jest.legacy.json"),
+      moduleNameMapper,
     },
   ],
 };
