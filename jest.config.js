@@ -7,6 +7,9 @@ const transform = (tsconfig) => ({ "^.+\\.ts$": ["ts-jest", { tsconfig }] });
 // Sources import "./x.js" (as Node ESM wants); in tests that means ./x.ts.
 const moduleNameMapper = { "^(\\.{1,2}/.*)\\.js$": "$1" };
 
+// Scratch installs of the packed tarball and its consumer fixtures are not ours to map.
+const modulePathIgnorePatterns = ["<rootDir>/.tmp/", "<rootDir>/test/package/fixtures/", "<rootDir>/dist/"];
+
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
@@ -16,6 +19,7 @@ module.exports = {
       testMatch: ["<rootDir>/test/**/*.test.ts"],
       transform: transform("<rootDir>/tsconfig.jest.json"),
       moduleNameMapper,
+      modulePathIgnorePatterns,
     },
     {
       displayName: "legacy-decorators",
@@ -23,6 +27,7 @@ module.exports = {
       testMatch: ["<rootDir>/test/decorators/**/*.test.ts"],
       transform: transform("<rootDir>/tsconfig.jest.legacy.json"),
       moduleNameMapper,
+      modulePathIgnorePatterns,
     },
   ],
 };
