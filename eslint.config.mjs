@@ -37,6 +37,11 @@ export default tseslint.config(
       "@typescript-eslint/no-extraneous-class": "off",
       "@typescript-eslint/class-methods-use-this": "off",
       "@typescript-eslint/no-empty-function": "off",
+      // Tests read methods off prototypes to inspect their metadata.
+      "@typescript-eslint/unbound-method": "off",
+      "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
+      "@typescript-eslint/no-base-to-string": "off",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
 );

@@ -5,7 +5,7 @@ import { ConfigurationError } from "./errors/input.js";
 import type { DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
 import type { ExecutionIntent, IntentInput } from "./intent/capture.js";
-import { resolveOptions, type ClientOptions } from "./options.js";
+import { observe, resolveOptions, type ClientOptions } from "./options.js";
 import { makeGate, type GateDecorator, type GateOptions } from "./gate/gate.js";
 
 /** Options of `client.enforce` when it should also run the action. */
@@ -52,11 +52,7 @@ export class DecionisClient {
         timeoutMs: resolved.timeoutMs,
         retryPolicy: resolved.retryPolicy,
         onRetry: (event) => {
-          try {
-            resolved.hooks.onRetry?.(event);
-          } catch {
-            // hooks observe only
-          }
+          observe(resolved.hooks.onRetry, event);
         },
       });
     }

@@ -16,7 +16,7 @@ import { TransportError } from "./errors/transport.js";
 import { enforceRequest, type DecisionGateway } from "./gateway/gateway.js";
 import { wireDecisionSchema } from "./gateway/wire.js";
 import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/capture.js";
-import type { ClientHooks, ResolvedOptions } from "./options.js";
+import { observe, type ClientHooks, type ResolvedOptions } from "./options.js";
 
 /** Per-call options of `enforce` / `decide`. */
 export interface CallOptions {
@@ -162,15 +162,7 @@ export class Enforcer {
   }
 
   #emit<K extends keyof ClientHooks>(name: K, event: Parameters<NonNullable<ClientHooks[K]>>[0]): void {
-    const hook = this.options.hooks[name] as ((e: typeof event) => unknown) | undefined;
-    if (hook === undefined) return;
-    try {
-      const result = hook(event);
-      // A hook observes; its failure (sync or async) never changes the outcome.
-      if (result instanceof Promise) result.catch(() => undefined);
-    } catch {
-      // ignored by design
-    }
+    observe(this.options.hooks[name] as ((e: typeof event) => unknown) | undefined, event);
   }
 }
 

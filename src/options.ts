@@ -15,11 +15,25 @@ import { RetryPolicy } from "./retry.js";
 /** Told of every decision, retry and error. Hooks observe; what they throw is ignored. */
 export interface ClientHooks {
   /** After every decision, allowed or not; `shadow` when the call did not wait for it. */
-  onDecision?: (event: { decision: Decision; intent: ExecutionIntent; shadow: boolean; durationMs: number }) => void;
+  onDecision?: (event: { decision: Decision; intent: ExecutionIntent; shadow: boolean; durationMs: number }) => unknown;
   /** Before each retry of a request to the authority. */
-  onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => void;
+  onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => unknown;
   /** When a gated call fails for any reason other than the gated function's own error. */
-  onError?: (event: { error: unknown; intent: ExecutionIntent | undefined }) => void;
+  onError?: (event: { error: unknown; intent: ExecutionIntent | undefined }) => unknown;
+}
+
+/**
+ * Calls a hook so that nothing it does, throwing or rejecting, reaches the caller.
+ * @internal
+ */
+export function observe<E>(hook: ((event: E) => unknown) | undefined, event: E): void {
+  if (hook === undefined) return;
+  try {
+    const result = hook(event);
+    if (result instanceof Promise) result.catch(() => undefined);
+  } catch {
+    // A hook observes; its failure never changes the outcome.
+  }
 }
 
 /** Options of {@link DecionisClient}. All optional. */

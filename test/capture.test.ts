@@ -51,14 +51,24 @@ const cases: [string, Partial<IntentInput> & Record<string, unknown>, string, Re
   ["a function", { parameters: { cb: () => 1 } as never }, "parameters.cb", /function is not JSON data/],
   ["a symbol", { context: { s: Symbol("x") } as never }, "context.s", /symbol is not JSON data/],
   ["a BigInt", { parameters: { qty: 10n } as never }, "parameters.qty", /bigint is not JSON data.*string/],
-  ["a Date", { context: { order: { placedAt: new Date() } } as never }, "context.order.placedAt", /a Date.*toISOString/],
-  ["a class instance", { parameters: { price: new Money(1) } as never }, "parameters.price", /a Money is not JSON data/],
+  [
+    "a Date",
+    { context: { order: { placedAt: new Date() } } as never },
+    "context.order.placedAt",
+    /a Date.*toISOString/,
+  ],
+  [
+    "a class instance",
+    { parameters: { price: new Money(1) } as never },
+    "parameters.price",
+    /a Money is not JSON data/,
+  ],
   ["a Map", { parameters: { m: new Map() } as never }, "parameters.m", /a Map/],
   ["NaN", { parameters: { px: Number.NaN } }, "parameters.px", /NaN is not JSON data/],
   ["Infinity", { parameters: { list: [1, Number.POSITIVE_INFINITY] } }, "parameters.list[1]", /Infinity/],
   ["a cycle", { context: { c: cyclic } as never }, "context.c.self", /cycle/],
   ["a __proto__ key", { parameters: JSON.parse('{"__proto__": {"x": 1}}') }, "parameters.__proto__", /not allowed/],
-  ["a constructor key", { parameters: { a: { constructor: 1 } } as never }, "parameters.a.constructor", /not allowed/],
+  ["a constructor key", { parameters: { a: { constructor: 1 } } }, "parameters.a.constructor", /not allowed/],
   ["nesting over 20 levels", { parameters: deep(21) as never }, "parameters", /deeper than 20/],
   ["an array as parameters", { parameters: [1, 2] as never }, "parameters", /plain object/],
   ["a tenant with a bar", { tenantId: "a|b" }, "tenantId", /"\|"/],
@@ -67,7 +77,7 @@ const cases: [string, Partial<IntentInput> & Record<string, unknown>, string, Re
 
 describe("bad input fails before any request", () => {
   it.each(cases)("%s", async (_what, patch, path, message) => {
-    const error = (await client.enforce({ ...base, ...patch } as IntentInput).catch((e: unknown) => e)) as ValidationError;
+    const error = (await client.enforce({ ...base, ...patch }).catch((e: unknown) => e)) as ValidationError;
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.path.startsWith(path)).toBe(true);
     expect(error.message).toMatch(message);
@@ -75,7 +85,9 @@ describe("bad input fails before any request", () => {
   });
 
   it("accepts exactly 20 levels", async () => {
-    await expect(client.enforce({ ...base, parameters: deep(20) as never })).resolves.toMatchObject({ status: "ALLOW" });
+    await expect(client.enforce({ ...base, parameters: deep(20) as never })).resolves.toMatchObject({
+      status: "ALLOW",
+    });
   });
 
   it("counts object members and array elements across parameters and context (5,000)", async () => {
@@ -100,12 +112,12 @@ describe("bad input fails before any request", () => {
   });
 
   it("drops undefined members and writes undefined array elements as null, as JSON does", async () => {
-    await client.enforce({ ...base, parameters: { a: undefined, b: [undefined, 1] } });
+    await client.enforce({ ...base, parameters: { a: undefined, b: [undefined, 1] } as never });
     expect(authority.requests[0]!.json.action.parameters).toEqual({ b: [null, 1] });
   });
 
   it("requires a tenant from the call, the client or the environment", async () => {
-    const noTenant = new DecionisClient({ apiKey: "k", baseUrl: authority.url }, );
+    const noTenant = new DecionisClient({ apiKey: "k", baseUrl: authority.url });
     const error = await noTenant.enforce(base).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).path).toBe("tenantId");

@@ -78,19 +78,22 @@ describe("requests", () => {
 });
 
 describe("retries", () => {
-  it.each([500, 502, 503, 504])("retry %i with the byte-identical body and the same idempotency key", async (status) => {
-    authority.script({ status, body: errorBody("UNAVAILABLE") }, { status, body: errorBody("UNAVAILABLE") });
-    const retries: number[] = [];
-    const client = makeClient({ hooks: { onRetry: (e) => retries.push(e.attempt) } });
-    await expect(client.enforce(intent)).resolves.toMatchObject({ status: "ALLOW" });
-    expect(authority.requests).toHaveLength(3);
-    const [first, ...rest] = authority.requests;
-    for (const r of rest) {
-      expect(r.body).toBe(first!.body);
-      expect(r.headers["idempotency-key"]).toBe(first!.headers["idempotency-key"]);
-    }
-    expect(retries).toEqual([1, 2]);
-  });
+  it.each([500, 502, 503, 504])(
+    "retry %i with the byte-identical body and the same idempotency key",
+    async (status) => {
+      authority.script({ status, body: errorBody("UNAVAILABLE") }, { status, body: errorBody("UNAVAILABLE") });
+      const retries: number[] = [];
+      const client = makeClient({ hooks: { onRetry: (e) => retries.push(e.attempt) } });
+      await expect(client.enforce(intent)).resolves.toMatchObject({ status: "ALLOW" });
+      expect(authority.requests).toHaveLength(3);
+      const [first, ...rest] = authority.requests;
+      for (const r of rest) {
+        expect(r.body).toBe(first!.body);
+        expect(r.headers["idempotency-key"]).toBe(first!.headers["idempotency-key"]);
+      }
+      expect(retries).toEqual([1, 2]);
+    },
+  );
 
   it("retry a dropped connection (NetworkError)", async () => {
     authority.script({ drop: true });
@@ -119,7 +122,9 @@ describe("retries", () => {
 
   it("do not wait for a Retry-After beyond the policy's cap: RateLimitError at once", async () => {
     authority.script({ status: 429, headers: { "retry-after": "120" }, body: errorBody("RATE_LIMITED") });
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as RateLimitError).retryAfterMs).toBe(120_000);
     expect(authority.requests).toHaveLength(1);
@@ -127,7 +132,9 @@ describe("retries", () => {
 
   it("give up with RetryExhaustedError carrying attempts and the last error", async () => {
     authority.script(...Array.from({ length: 3 }, () => ({ status: 503, body: errorBody("DOWN", "maintenance") })));
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryExhaustedError);
     expect((error as RetryExhaustedError).attempts).toBe(3);
     const cause = (error as RetryExhaustedError).cause;
@@ -154,7 +161,9 @@ describe("retries", () => {
 
   it("with RetryPolicy.none(), one attempt", async () => {
     authority.script({ status: 503, body: errorBody("DOWN") });
-    const error = await makeClient({ retryPolicy: RetryPolicy.none() }).enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient({ retryPolicy: RetryPolicy.none() })
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryExhaustedError);
     expect((error as RetryExhaustedError).attempts).toBe(1);
     expect(authority.requests).toHaveLength(1);
@@ -180,7 +189,9 @@ describe("errors that are not retried", () => {
     [501, "NOT_IMPLEMENTED", ServerError],
   ])("%i %s → %p, one attempt", async (status, code, type) => {
     authority.script({ status, body: errorBody(code, `server says ${code}`) });
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(type);
     expect((error as RequestRejectedError).status).toBe(status);
     expect((error as RequestRejectedError).serverCode).toBe(code);
@@ -189,19 +200,25 @@ describe("errors that are not retried", () => {
 
   it("422 IDEMPOTENCY_KEY_REUSED says what to do", async () => {
     authority.script({ status: 422, body: errorBody("IDEMPOTENCY_KEY_REUSED") });
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/new key/);
   });
 
   it("IdempotencyConflictError is what a persistent 409 in-flight becomes", async () => {
     authority.script(...Array.from({ length: 3 }, () => ({ status: 409, body: errorBody("IDEMPOTENCY_IN_FLIGHT") })));
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect((error as RetryExhaustedError).cause).toBeInstanceOf(IdempotencyConflictError);
   });
 
   it("a redirect is not followed", async () => {
     authority.script({ status: 307, headers: { location: "http://127.0.0.1:1/steal" } });
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContractError);
     expect(authority.requests).toHaveLength(1);
   });
@@ -210,7 +227,9 @@ describe("errors that are not retried", () => {
 describe("response bodies", () => {
   it("over 100 KiB are refused", async () => {
     authority.script({ body: (req: any) => ({ ...req.json, pad: "x".repeat(101 * 1024) }) });
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContractError);
     expect((error as ContractError).code).toBe("RESPONSE_TOO_LARGE");
     expect(authority.requests).toHaveLength(1);
@@ -218,7 +237,9 @@ describe("response bodies", () => {
 
   it("that are not JSON are a ContractError", async () => {
     authority.script({ body: "<html>oops</html>" });
-    const error = await makeClient().enforce(intent).catch((e: unknown) => e);
+    const error = await makeClient()
+      .enforce(intent)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ContractError);
     expect((error as ContractError).code).toBe("NOT_JSON");
   });
@@ -234,7 +255,9 @@ describe("abort", () => {
     authority.script({ delayMs: 500 });
     const controller = new AbortController();
     const reason = new Error("caller gave up");
-    setTimeout(() => controller.abort(reason), 50);
+    setTimeout(() => {
+      controller.abort(reason);
+    }, 50);
     await expect(makeClient().enforce(intent, { signal: controller.signal })).rejects.toBe(reason);
   });
 });
