@@ -1,0 +1,601 @@
+/**
+ * The authority's state and every operation on it, free of HTTP: decide an
+ * intent, resolve escalations, consume grants, record outcomes, produce
+ * dossiers. State changes only through `#commit`, which writes a journal entry
+ * and applies it; reloading a journal applies the same entries, so a restart
+ * rebuilds exactly the state the authority had.
+ */
+import type { z } from "zod";
+import { ValidationError } from "../errors/input.js";
+import {
+  wireConsumeRequestSchema,
+  wireEnforceRequestSchema,
+  wireOutcomeSchema,
+  type WireConsumeResponse,
+  type WireDecision,
+  type WireEnforceRequest,
+  type WireEscalation,
+  type WireOutcome,
+} from "../gateway/wire.js";
+import { canonicalJson, LIMITS, sha256Tagged } from "../intent/canonical.js";
+import { assertCorrelationId } from "../intent/ids.js";
+import { LocalAuthorityError, ProtocolError } from "./errors.js";
+import { combine, type Evaluator, type PolicyVerdict } from "./evaluator.js";
+import { randomId } from "./ids.js";
+import type { Journal, JournalEntry } from "./journal.js";
+import type { KeyRing } from "./keys.js";
+
+/** A decision as answered, less `dossier_url`, which depends on where the authority listens. */
+export type StoredDecision = Omit<WireDecision, "dossier_url">;
+
+/** An execution grant the authority issued. */
+export interface GrantRecord {
+  decision_id: string;
+  jti: string;
+  kid: string;
+  issued_at: string;
+  expires_at: string;
+  consumed: { at: string; consumed_by: string } | null;
+}
+
+/** One step of an escalation's timeline. */
+export interface EscalationEvent {
+  status: string;
+  at: string;
+  by?: string;
+  note?: string;
+}
+
+export interface EscalationState {
+  escalation_id: string;
+  status: string;
+  created_at: string;
+  expires_at: string;
+  reason_codes: string[];
+  history: EscalationEvent[];
+  /** The fresh ALLOW issued on approval. */
+  decision: StoredDecision | null;
+}
+
+/** What happened after an ALLOW, as reported. */
+export type OutcomeRecord = WireOutcome & { decision_id: string; reported_at: string };
+
+/** Everything known about one intent: the dossier's content. */
+export interface DossierState {
+  dossier_id: string;
+  decided_at: string;
+  updated_at: string;
+  request: WireEnforceRequest;
+  /** Hash of the intent hash and the request's other fields: what "the same payload" means for idempotency. */
+  fingerprint: string;
+  trace: PolicyVerdict[];
+  decision: StoredDecision;
+  grants: GrantRecord[];
+  escalation: EscalationState | null;
+  outcome: OutcomeRecord | null;
+}
+
+export interface AuthorityConfig {
+  evaluator: Evaluator;
+  keys: KeyRing;
+  journal: Journal | undefined;
+  /** Lifetime of an execution grant, capped by the intent's `expires_at`. */
+  grantTtlMs: number;
+  /** Lifetime of an escalation, capped by the intent's `expires_at`; unset: the intent's. */
+  escalationTtlMs: number | undefined;
+  /** Added before each decision. */
+  latencyMs: number;
+  now: () => number;
+}
+
+const PENDING = "AWAITING_APPROVER";
+const MAX_INTENT_TTL_MS = 300_000;
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function fieldOf(issue: z.core.$ZodIssue): string {
+  return issue.path.map(String).join(".") || "body";
+}
+
+/** Parses `body` with `schema` or refuses it with 400, naming the field. */
+function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = fieldOf(issue);
+  throw new ProtocolError(400, "INVALID_REQUEST", `${field}: ${issue.message}`, {
+    field,
+    issues: parsed.error.issues.slice(0, 20).map((i) => ({ field: fieldOf(i), message: i.message })),
+  });
+}
+
+function invalid(field: string, message: string): ProtocolError {
+  return new ProtocolError(400, "INVALID_REQUEST", `${field}: ${message}`, { field });
+}
+
+/** The binding's canonical form, its hash checked against the one sent (protocol 2.2). */
+function checkIntentHash(raw: Record<string, unknown>, sent: string): void {
+  const binding = Object.fromEntries(
+    Object.entries(raw).filter(([k]) => !["intent_hash", "mode", "policy_refs", "correlation_id"].includes(k)),
+  );
+  let canonical: string;
+  try {
+    canonical = canonicalJson(binding, "binding");
+  } catch (error) {
+    if (error instanceof ValidationError) throw invalid(error.path.replace(/^binding\.?/, ""), error.message);
+    throw error;
+  }
+  if (Buffer.byteLength(canonical, "utf8") > LIMITS.maxCanonicalBytes)
+    throw invalid("binding", `the canonical binding is over ${LIMITS.maxCanonicalBytes / 1024} KiB`);
+  const computed = sha256Tagged(canonical);
+  if (computed !== sent)
+    throw new ProtocolError(
+      400,
+      "INTENT_HASH_MISMATCH",
+      `intent_hash ${sent} is not the hash of the binding sent (${computed}): the binding was changed after hashing, ` +
+        "or it was not canonicalised per protocol 2.2",
+      { field: "intent_hash", expected: computed, received: sent },
+    );
+}
+
+/** The authority. One per server; see the module comment. */
+export class Authority {
+  /** Base URL clients reach the authority at; set once the server listens. */
+  url = "";
+  readonly #config: AuthorityConfig;
+  readonly #dossiers = new Map<string, DossierState>();
+  readonly #byDecision = new Map<string, DossierState>();
+  readonly #byEscalation = new Map<string, DossierState>();
+  readonly #byIdempotencyKey = new Map<string, DossierState>();
+  readonly #grants = new Map<string, GrantRecord>();
+  readonly #inFlight = new Set<string>();
+
+  constructor(config: AuthorityConfig) {
+    this.#config = config;
+  }
+
+  get keys(): KeyRing {
+    return this.#config.keys;
+  }
+
+  /**
+   * Rebuilds state from journal entries read at start.
+   * @throws {@link LocalAuthorityError} `JOURNAL_INVALID` naming the entry that cannot be applied.
+   */
+  replay(entries: readonly JournalEntry[], path: string): void {
+    for (const entry of entries) {
+      try {
+        this.#apply(entry);
+      } catch (error) {
+        throw new LocalAuthorityError(
+          "JOURNAL_INVALID",
+          `Journal ${path}: entry ${entry.seq} (${entry.type}) cannot be applied: ${(error as Error).message}`,
+          { file: path, line: entry.seq },
+        );
+      }
+    }
+  }
+
+  // ---- decisions --------------------------------------------------------------------------------
+
+  /**
+   * `POST /v1/authority/enforce-and-bind`: validates, checks the intent hash,
+   * replays or refuses a reused idempotency key, evaluates and answers.
+   */
+  async enforce(
+    body: unknown,
+    headers: { idempotencyKey?: string | undefined; correlationId?: string | undefined } = {},
+  ): Promise<{ decision: WireDecision; replayed: boolean }> {
+    const request = parseRequest(wireEnforceRequestSchema, body);
+    checkIntentHash(body as Record<string, unknown>, request.intent_hash);
+    if (headers.idempotencyKey !== undefined && headers.idempotencyKey !== request.idempotency_key)
+      throw invalid("idempotency-key", "the header differs from the body's idempotency_key");
+    if (headers.correlationId !== undefined && headers.correlationId !== request.correlation_id)
+      throw invalid("x-correlation-id", "the header differs from the body's correlation_id");
+    try {
+      assertCorrelationId(request.correlation_id, request.tenant_id);
+    } catch (error) {
+      throw invalid("correlation_id", (error as Error).message.replace(/^correlationId: /, ""));
+    }
+    const captured = Date.parse(request.captured_at);
+    const expires = Date.parse(request.expires_at);
+    if (!(expires > captured && expires - captured <= MAX_INTENT_TTL_MS))
+      throw invalid("expires_at", "must be after captured_at by at most 300 s (protocol 2.1)");
+
+    const fingerprint = sha256Tagged(
+      canonicalJson({
+        intent_hash: request.intent_hash,
+        mode: request.mode,
+        policy_refs: request.policy_refs,
+        correlation_id: request.correlation_id,
+      }),
+    );
+    const key = `${request.tenant_id}\n${request.idempotency_key}`;
+    const earlier = this.#byIdempotencyKey.get(key);
+    if (earlier !== undefined) {
+      if (earlier.fingerprint !== fingerprint)
+        throw new ProtocolError(
+          422,
+          "IDEMPOTENCY_KEY_REUSED",
+          `idempotency key "${request.idempotency_key}" was already used with a different intent: use a new key per distinct action`,
+          { idempotency_key: request.idempotency_key },
+        );
+      return { decision: this.present(earlier.decision), replayed: true };
+    }
+    if (this.#inFlight.has(key))
+      throw new ProtocolError(
+        409,
+        "IDEMPOTENCY_IN_FLIGHT",
+        `a request with idempotency key "${request.idempotency_key}" is still being decided: retry shortly`,
+        { idempotency_key: request.idempotency_key },
+      );
+    this.#inFlight.add(key);
+    try {
+      if (this.#config.latencyMs > 0) await new Promise((r) => setTimeout(r, this.#config.latencyMs));
+      return { decision: this.present(await this.#decide(request, fingerprint)), replayed: false };
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+
+  async #decide(request: WireEnforceRequest, fingerprint: string): Promise<StoredDecision> {
+    const { now, evaluator, escalationTtlMs } = this.#config;
+    // Grants expire on a whole second (JWT `exp`), never after the intent.
+    const usableUntil = Math.floor(Date.parse(request.expires_at) / 1000) * 1000;
+    const verdict =
+      usableUntil <= now()
+        ? combine([
+            {
+              policy: "(intent)",
+              version: null,
+              rule: null,
+              outcome: "BLOCK",
+              reason_codes: ["INTENT_EXPIRED"],
+              explanation: `The intent expires at ${request.expires_at}, too soon to grant anything: capture it again`,
+            },
+          ])
+        : await evaluator.evaluate(request);
+    const at = now();
+    const decisionId = randomId("dec");
+    const dossierId = randomId("dos");
+    const grant = verdict.status === "ALLOW" ? this.#grant(decisionId, dossierId, request, at) : undefined;
+    const escalates = verdict.status === "ESCALATE" || verdict.status === "REVIEW_REQUIRED";
+    const escalation: EscalationState | null = escalates
+      ? {
+          escalation_id: randomId("esc"),
+          status: PENDING,
+          created_at: iso(at),
+          expires_at: iso(Math.min(Date.parse(request.expires_at), at + (escalationTtlMs ?? Infinity))),
+          reason_codes: verdict.reason_codes,
+          history: [{ status: PENDING, at: iso(at) }],
+          decision: null,
+        }
+      : null;
+    const decision: StoredDecision = {
+      decision_id: decisionId,
+      status: verdict.status,
+      should_execute: grant !== undefined,
+      reason_codes: verdict.reason_codes,
+      action_hash: request.intent_hash,
+      execution_token: grant?.token ?? null,
+      execution_token_expires_at: grant?.record.expires_at ?? null,
+      dossier_id: dossierId,
+      explanation: verdict.explanation,
+      policy_version: verdict.policy_version,
+      escalation_id: escalation?.escalation_id ?? null,
+    };
+    const dossier: DossierState = {
+      dossier_id: dossierId,
+      decided_at: iso(at),
+      updated_at: iso(at),
+      request,
+      fingerprint,
+      trace: verdict.trace,
+      decision,
+      grants: grant === undefined ? [] : [grant.record],
+      escalation,
+      outcome: null,
+    };
+    this.#commit("decision", dossier);
+    return decision;
+  }
+
+  /** Signs an execution grant (protocol 5) for `decisionId`. */
+  #grant(
+    decisionId: string,
+    dossierId: string,
+    request: WireEnforceRequest,
+    at: number,
+  ): { token: string; record: GrantRecord } {
+    const { grantTtlMs, keys } = this.#config;
+    const expires = Math.floor(Math.min(at + grantTtlMs, Date.parse(request.expires_at)) / 1000) * 1000;
+    const jti = randomId("grt");
+    const token = keys.signJws({
+      iss: this.url,
+      jti,
+      decision_id: decisionId,
+      dossier_id: dossierId,
+      tenant_id: request.tenant_id,
+      iat: Math.floor(at / 1000),
+      exp: expires / 1000,
+      binding: { intent_hash: request.intent_hash },
+    });
+    return {
+      token,
+      record: {
+        decision_id: decisionId,
+        jti,
+        kid: keys.activeKid,
+        issued_at: iso(at),
+        expires_at: iso(expires),
+        consumed: null,
+      },
+    };
+  }
+
+  /** The decision as the protocol answers it. */
+  present(decision: StoredDecision): WireDecision {
+    return { ...decision, dossier_url: this.dossierUrl(decision.dossier_id!) };
+  }
+
+  dossierUrl(dossierId: string): string {
+    return `${this.url}/dossiers/${dossierId}`;
+  }
+
+  // ---- escalations ------------------------------------------------------------------------------
+
+  #escalation(escalationId: string): DossierState & { escalation: EscalationState } {
+    const dossier = this.#byEscalation.get(escalationId);
+    if (dossier?.escalation == null)
+      throw new ProtocolError(404, "ESCALATION_NOT_FOUND", `No escalation ${escalationId}`, {
+        escalation_id: escalationId,
+      });
+    this.#expire(dossier);
+    return dossier as DossierState & { escalation: EscalationState };
+  }
+
+  /** An escalation past its `expires_at` becomes EXPIRED the first time anyone looks. */
+  #expire(dossier: DossierState): void {
+    const escalation = dossier.escalation;
+    if (escalation?.status === PENDING && this.#config.now() >= Date.parse(escalation.expires_at))
+      this.#commit("escalation", {
+        escalation_id: escalation.escalation_id,
+        event: { status: "EXPIRED", at: escalation.expires_at },
+      });
+  }
+
+  /** `GET /v1/authority/escalations/{id}` (protocol 3), plus the dossier and the timeline. */
+  escalation(escalationId: string): WireEscalation & Record<string, unknown> {
+    const dossier = this.#escalation(escalationId);
+    const e = dossier.escalation;
+    return {
+      escalation_id: e.escalation_id,
+      intent_id: dossier.request.intent_id,
+      action_hash: dossier.request.intent_hash,
+      status: e.status,
+      expires_at: e.expires_at,
+      reason_codes: e.reason_codes,
+      decision: e.decision === null ? null : this.present(e.decision),
+      decision_id: dossier.decision.decision_id,
+      dossier_id: dossier.dossier_id,
+      dossier_url: this.dossierUrl(dossier.dossier_id),
+      history: e.history,
+    };
+  }
+
+  /**
+   * Approves a pending escalation: GRANT_READY with a fresh ALLOW for the same action hash.
+   * @throws {@link ProtocolError} 404 unknown, 409 not pending (already resolved or expired).
+   */
+  approve(escalationId: string, by?: { by?: string | undefined; note?: string | undefined }): WireEscalation {
+    return this.#resolve(escalationId, "GRANT_READY", by);
+  }
+
+  /** Rejects a pending escalation. @throws {@link ProtocolError} as {@link Authority.approve}. */
+  reject(escalationId: string, by?: { by?: string | undefined; note?: string | undefined }): WireEscalation {
+    return this.#resolve(escalationId, "REJECTED", by);
+  }
+
+  #resolve(
+    escalationId: string,
+    status: "GRANT_READY" | "REJECTED",
+    who: { by?: string | undefined; note?: string | undefined } = {},
+  ): WireEscalation {
+    const dossier = this.#escalation(escalationId);
+    const e = dossier.escalation;
+    if (e.status !== PENDING)
+      throw new ProtocolError(409, "ESCALATION_NOT_PENDING", `Escalation ${escalationId} is already ${e.status}`, {
+        escalation_id: escalationId,
+        status: e.status,
+      });
+    const at = this.#config.now();
+    const event: EscalationEvent = {
+      status,
+      at: iso(at),
+      ...(who.by === undefined ? {} : { by: who.by }),
+      ...(who.note === undefined ? {} : { note: who.note }),
+    };
+    if (status === "REJECTED") {
+      this.#commit("escalation", { escalation_id: escalationId, event });
+      return this.escalation(escalationId);
+    }
+    const request = dossier.request;
+    const decisionId = randomId("dec");
+    const grant = this.#grant(decisionId, dossier.dossier_id, request, at);
+    const decision: StoredDecision = {
+      decision_id: decisionId,
+      status: "ALLOW",
+      should_execute: true,
+      reason_codes: ["ESCALATION_APPROVED", ...e.reason_codes].slice(0, 50),
+      action_hash: request.intent_hash,
+      execution_token: grant.token,
+      execution_token_expires_at: grant.record.expires_at,
+      dossier_id: dossier.dossier_id,
+      explanation: `Approved${who.by === undefined ? "" : ` by ${who.by}`}${who.note === undefined ? "" : `: ${who.note}`}`,
+      policy_version: dossier.decision.policy_version ?? null,
+      escalation_id: escalationId,
+    };
+    this.#commit("escalation", { escalation_id: escalationId, event, decision, grant: grant.record });
+    return this.escalation(escalationId);
+  }
+
+  // ---- grants -----------------------------------------------------------------------------------
+
+  /** `POST /v1/execution/consume-token` (protocol 4): a grant can be consumed once, ever. */
+  consume(body: unknown): WireConsumeResponse {
+    const request = parseRequest(wireConsumeRequestSchema, body);
+    const verified = this.#config.keys.verifyJws(request.execution_token);
+    if ("error" in verified)
+      throw new ProtocolError(400, "TOKEN_INVALID", `execution_token: ${verified.error}`, { field: "execution_token" });
+    const claims = verified.claims as {
+      jti?: unknown;
+      decision_id?: unknown;
+      dossier_id?: unknown;
+      exp?: unknown;
+      binding?: { intent_hash?: unknown };
+    };
+    const grant = typeof claims.jti === "string" ? this.#grants.get(claims.jti) : undefined;
+    if (grant === undefined)
+      throw new ProtocolError(400, "TOKEN_UNKNOWN", "execution_token: this authority has no record of the grant", {
+        field: "execution_token",
+      });
+    if (claims.binding?.intent_hash !== request.intent_hash)
+      throw new ProtocolError(400, "TOKEN_BINDING_MISMATCH", "intent_hash: the grant was issued for another intent", {
+        field: "intent_hash",
+      });
+    if (typeof claims.exp !== "number" || this.#config.now() >= claims.exp * 1000)
+      throw new ProtocolError(400, "TOKEN_EXPIRED", `execution_token: the grant expired at ${grant.expires_at}`, {
+        field: "execution_token",
+        expires_at: grant.expires_at,
+      });
+    if (grant.consumed !== null)
+      throw new ProtocolError(409, "TOKEN_ALREADY_CONSUMED", `The grant was already consumed at ${grant.consumed.at}`, {
+        consumed_at: grant.consumed.at,
+      });
+    this.#commit("consume", { jti: grant.jti, at: iso(this.#config.now()), consumed_by: request.consumed_by });
+    return {
+      valid: true,
+      claims: {
+        jti: grant.jti,
+        decision_id: grant.decision_id,
+        dossier_id: claims.dossier_id as string,
+        exp: claims.exp,
+        binding: { intent_hash: request.intent_hash },
+      },
+    };
+  }
+
+  // ---- outcomes ---------------------------------------------------------------------------------
+
+  /** `POST /v1/authority/decisions/{id}/outcome`: stored once on the dossier; the same report again is accepted. */
+  outcome(decisionId: string, body: unknown): { decision_id: string; dossier_id: string; status: "RECORDED" } {
+    const outcome = parseRequest(wireOutcomeSchema, body);
+    const dossier = this.#byDecision.get(decisionId);
+    if (dossier === undefined)
+      throw new ProtocolError(404, "DECISION_NOT_FOUND", `No decision ${decisionId}`, { decision_id: decisionId });
+    const allowed = dossier.grants.some((g) => g.decision_id === decisionId);
+    if (!allowed)
+      throw new ProtocolError(409, "DECISION_NOT_ALLOWED", `Decision ${decisionId} did not allow anything to run`, {
+        decision_id: decisionId,
+      });
+    const answer = { decision_id: decisionId, dossier_id: dossier.dossier_id, status: "RECORDED" as const };
+    if (dossier.outcome !== null) {
+      const reported = dossier.outcome;
+      const same =
+        reported.decision_id === decisionId &&
+        canonicalJson({ ...reported, reported_at: null }) ===
+          canonicalJson({ ...outcome, decision_id: decisionId, reported_at: null });
+      if (same) return answer;
+      throw new ProtocolError(
+        409,
+        "OUTCOME_ALREADY_RECORDED",
+        `An outcome for this dossier was already recorded at ${dossier.outcome.reported_at}`,
+        { decision_id: dossier.outcome.decision_id },
+      );
+    }
+    this.#commit("outcome", { ...outcome, decision_id: decisionId, reported_at: iso(this.#config.now()) });
+    return answer;
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------
+
+  /** The dossier's state, escalation expiry applied; undefined when unknown. */
+  dossier(dossierId: string): DossierState | undefined {
+    const dossier = this.#dossiers.get(dossierId);
+    if (dossier !== undefined) this.#expire(dossier);
+    return dossier;
+  }
+
+  /** Every dossier, oldest first. */
+  dossiers(): DossierState[] {
+    const all = [...this.#dossiers.values()];
+    for (const d of all) this.#expire(d);
+    return all;
+  }
+
+  // ---- state changes ----------------------------------------------------------------------------
+
+  #commit(type: "decision", data: DossierState): void;
+  #commit(
+    type: "escalation",
+    data: { escalation_id: string; event: EscalationEvent; decision?: StoredDecision; grant?: GrantRecord },
+  ): void;
+  #commit(type: "consume", data: { jti: string; at: string; consumed_by: string }): void;
+  #commit(type: "outcome", data: OutcomeRecord): void;
+  #commit(type: string, data: unknown): void {
+    const at = iso(this.#config.now());
+    const journal = this.#config.journal;
+    const entry = journal === undefined ? { seq: 0, at, type, prev: "", data } : journal.append(type, data, at);
+    this.#apply(entry);
+  }
+
+  #apply(entry: JournalEntry): void {
+    switch (entry.type) {
+      case "decision": {
+        const dossier = entry.data as DossierState;
+        const key = `${dossier.request.tenant_id}\n${dossier.request.idempotency_key}`;
+        this.#dossiers.set(dossier.dossier_id, dossier);
+        this.#byDecision.set(dossier.decision.decision_id, dossier);
+        this.#byIdempotencyKey.set(key, dossier);
+        if (dossier.escalation !== null) this.#byEscalation.set(dossier.escalation.escalation_id, dossier);
+        for (const grant of dossier.grants) this.#grants.set(grant.jti, grant);
+        return;
+      }
+      case "escalation": {
+        const data = entry.data as {
+          escalation_id: string;
+          event: EscalationEvent;
+          decision?: StoredDecision;
+          grant?: GrantRecord;
+        };
+        const dossier = this.#byEscalation.get(data.escalation_id)!;
+        const escalation = dossier.escalation!;
+        escalation.status = data.event.status;
+        escalation.history.push(data.event);
+        if (data.decision !== undefined && data.grant !== undefined) {
+          escalation.decision = data.decision;
+          dossier.grants.push(data.grant);
+          this.#grants.set(data.grant.jti, data.grant);
+          this.#byDecision.set(data.decision.decision_id, dossier);
+        }
+        dossier.updated_at = entry.at;
+        return;
+      }
+      case "consume": {
+        const data = entry.data as { jti: string; at: string; consumed_by: string };
+        const grant = this.#grants.get(data.jti)!;
+        grant.consumed = { at: data.at, consumed_by: data.consumed_by };
+        this.#byDecision.get(grant.decision_id)!.updated_at = entry.at;
+        return;
+      }
+      case "outcome": {
+        const data = entry.data as OutcomeRecord;
+        const dossier = this.#byDecision.get(data.decision_id)!;
+        dossier.outcome = data;
+        dossier.updated_at = entry.at;
+        return;
+      }
+      default:
+        throw new Error(`unknown entry type "${entry.type}"`);
+    }
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Dossiers: the signed record of one intent (protocol 6) and its HTML page.
+ *
+ * The record carries the binding, the decision, the policy trace, the grants,
+ * the escalation timeline and the outcome; never an execution token. Its
+ * `integrity` block is an Ed25519 signature over the canonical form (2.2) of
+ * the record without `integrity`. Caller data too large or too deep to carry
+ * under the protocol's limits is replaced by its digest (the intent hash still
+ * binds it).
+ */
+import { createHash } from "node:crypto";
+import { ValidationError } from "../errors/input.js";
+import type { WireBinding } from "../gateway/wire.js";
+import { canonicalJson } from "../intent/canonical.js";
+import type { Authority, DossierState, StoredDecision } from "./authority.js";
+import type { KeyRing } from "./keys.js";
+
+/** The `integrity` block of protocol 6. */
+export interface DossierIntegrity {
+  algorithm: "Ed25519";
+  key_id: string;
+  canonical_sha256: string;
+  signature: string;
+}
+
+export type DossierRecord = Record<string, unknown> & { dossier_id: string; integrity: DossierIntegrity };
+
+/** Room left under the 100 KiB response cap for the integrity block and slack. */
+const MAX_RECORD_BYTES = 96 * 1024;
+
+/** A decision as the dossier shows it: a grant is a bearer credential and stays out of the record. */
+function withoutToken(decision: StoredDecision): Omit<StoredDecision, "execution_token"> {
+  const copy: Partial<StoredDecision> = { ...decision };
+  delete copy.execution_token;
+  return copy as Omit<StoredDecision, "execution_token">;
+}
+
+function digestOf(value: unknown): Record<string, unknown> {
+  const json = JSON.stringify(value);
+  return {
+    $omitted: "too large or too deep for the dossier; bound by intent_hash",
+    sha256: createHash("sha256").update(json).digest("hex"),
+    bytes: Buffer.byteLength(json),
+  };
+}
+
+function recordOf(state: DossierState, authority: Authority, summarise: boolean): Record<string, unknown> {
+  const { intent_hash, mode, policy_refs, correlation_id, ...binding } = state.request;
+  const shown = summarise
+    ? {
+        ...binding,
+        action: { ...binding.action, parameters: digestOf(binding.action.parameters) },
+        context: digestOf(binding.context),
+      }
+    : binding;
+  const escalation = state.escalation;
+  return {
+    dossier_id: state.dossier_id,
+    issuer: authority.url,
+    created_at: state.decided_at,
+    updated_at: state.updated_at,
+    intent: { intent_hash, mode, policy_refs, correlation_id, binding: shown, binding_summarised: summarise },
+    decision: { ...withoutToken(state.decision), dossier_url: authority.dossierUrl(state.dossier_id) },
+    evaluation: state.trace,
+    grants: state.grants,
+    escalation:
+      escalation === null
+        ? null
+        : { ...escalation, decision: escalation.decision === null ? null : withoutToken(escalation.decision) },
+    outcome: state.outcome,
+  };
+}
+
+/** The canonical form of `record`, or undefined when it passes the protocol's limits. */
+function canonicalOrUndefined(record: Record<string, unknown>): string | undefined {
+  try {
+    const canonical = canonicalJson(record, "dossier");
+    return Buffer.byteLength(canonical) <= MAX_RECORD_BYTES ? canonical : undefined;
+  } catch (error) {
+    if (error instanceof ValidationError) return undefined;
+    throw error;
+  }
+}
+
+/** The dossier of `state`, signed with the authority's active key. */
+export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
+  let record = recordOf(state, authority, false);
+  let canonical = canonicalOrUndefined(record);
+  if (canonical === undefined) {
+    record = recordOf(state, authority, true);
+    canonical = canonicalJson(record, "dossier");
+  }
+  const bytes = Buffer.from(canonical, "utf8");
+  const { kid, signature } = authority.keys.sign(bytes);
+  return {
+    ...record,
+    dossier_id: state.dossier_id,
+    integrity: {
+      algorithm: "Ed25519",
+      key_id: kid,
+      canonical_sha256: createHash("sha256").update(bytes).digest("hex"),
+      signature: signature.toString("base64url"),
+    },
+  };
+}
+
+/** Checks a dossier's `integrity` block against `keys`, as a client would. */
+export function verifyDossier(dossier: DossierRecord, keys: KeyRing): boolean {
+  const { integrity, ...record } = dossier;
+  const bytes = Buffer.from(canonicalJson(record, "dossier"), "utf8");
+  return (
+    createHash("sha256").update(bytes).digest("hex") === integrity.canonical_sha256 &&
+    keys.verify(integrity.key_id, bytes, Buffer.from(integrity.signature, "base64url"))
+  );
+}
+
+// ---- the HTML page ---------------------------------------------------------------------------------
+
+const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Escapes text for HTML element content and quoted attributes. */
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+}
+
+const GREEN = "#1a7f37";
+const RED = "#cf222e";
+const AMBER = "#9a6700";
+const STATUS_COLOURS: Record<string, string> = {
+  ALLOW: GREEN,
+  GRANT_READY: GREEN,
+  SUCCEEDED: GREEN,
+  BLOCK: RED,
+  REJECTED: RED,
+  EXPIRED: RED,
+  FAILED: RED,
+  ESCALATE: AMBER,
+  REVIEW_REQUIRED: AMBER,
+  AWAITING_APPROVER: AMBER,
+};
+
+function row(label: string, value: unknown): string {
+  const shown = value === null || value === undefined || value === "" ? "—" : value;
+  return `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(shown)}</td></tr>`;
+}
+
+function table(rows: string[]): string {
+  return `<table>${rows.join("")}</table>`;
+}
+
+function json(value: unknown): string {
+  return `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
+}
+
+function badge(status: string): string {
+  return `<span class="badge" style="background:${STATUS_COLOURS[status] ?? "#6e7781"}">${escapeHtml(status)}</span>`;
+}
+
+/** A page a person can read: intent, decision, reasons, timeline, outcome, signature. Every value escaped. */
+export function renderDossierPage(dossier: DossierRecord, signatureValid: boolean): string {
+  const intent = dossier["intent"] as {
+    intent_hash: string;
+    mode: string;
+    policy_refs: string[];
+    binding: WireBinding;
+  };
+  const b = intent.binding;
+  const decision = dossier["decision"] as StoredDecision;
+  const trace = dossier["evaluation"] as {
+    policy: string;
+    version: string | null;
+    rule: string | null;
+    outcome: string;
+  }[];
+  const grants = dossier["grants"] as DossierState["grants"];
+  const escalation = dossier["escalation"] as (DossierState["escalation"] & object) | null;
+  const outcome = dossier["outcome"] as DossierState["outcome"];
+  const integrity = dossier.integrity;
+
+  const sections = [
+    `<h2>Decision</h2>` +
+      table([
+        `<tr><th>Status</th><td>${badge(decision.status)}</td></tr>`,
+        row("Decision id", decision.decision_id),
+        row("Reason codes", decision.reason_codes.join(", ")),
+        row("Explanation", decision.explanation),
+        row("Policy version", decision.policy_version),
+        row("Decided at", dossier["created_at"]),
+      ]),
+    `<h2>Intent</h2>` +
+      table([
+        row("Actor", `${b.actor.id} (${b.actor.type})`),
+        row("Action", b.action.type),
+        row("Resource", b.action.resource),
+        row("Tenant", b.tenant_id),
+        row("Target", `${b.downstream_target.system} · ${b.downstream_target.operation}`),
+        row("Policies", intent.policy_refs.join(", ")),
+        row("Mode", intent.mode),
+        row("Captured at", b.captured_at),
+        row("Expires at", b.expires_at),
+        row("Intent id", b.intent_id),
+        row("Idempotency key", b.idempotency_key),
+        row("Intent hash", intent.intent_hash),
+      ]) +
+      `<h3>Parameters</h3>${json(b.action.parameters)}<h3>Context</h3>${json(b.context)}`,
+    `<h2>Policy evaluation</h2>` +
+      table(
+        trace.map(
+          (t) =>
+            `<tr><th>${escapeHtml(t.policy)}${t.version === null ? "" : `@${escapeHtml(t.version)}`}</th>` +
+            `<td>${badge(t.outcome)} ${escapeHtml(t.rule === null ? "default" : `rule ${t.rule}`)}</td></tr>`,
+        ),
+      ),
+  ];
+  if (escalation !== null)
+    sections.push(
+      `<h2>Escalation</h2>` +
+        table([row("Escalation id", escalation.escalation_id), row("Expires at", escalation.expires_at)]) +
+        `<ol class="timeline">${escalation.history
+          .map(
+            (e) =>
+              `<li>${badge(e.status)} at ${escapeHtml(e.at)}${e.by === undefined ? "" : ` by ${escapeHtml(e.by)}`}` +
+              `${e.note === undefined ? "" : ` — ${escapeHtml(e.note)}`}</li>`,
+          )
+          .join("")}</ol>`,
+    );
+  if (grants.length > 0)
+    sections.push(
+      `<h2>Execution grants</h2>` +
+        table(
+          grants.map((g) =>
+            row(
+              g.jti,
+              `decision ${g.decision_id}, key ${g.kid}, expires ${g.expires_at}` +
+                (g.consumed === null
+                  ? ", not consumed"
+                  : `, consumed at ${g.consumed.at} by ${g.consumed.consumed_by}`),
+            ),
+          ),
+        ),
+    );
+  sections.push(
+    `<h2>Outcome</h2>` +
+      (outcome === null
+        ? "<p>No outcome reported.</p>"
+        : table([
+            `<tr><th>Status</th><td>${badge(outcome.status)}</td></tr>`,
+            row("Started", outcome.started_at),
+            row("Finished", outcome.finished_at),
+            row("Error", outcome.error === undefined ? null : `${outcome.error.name}: ${outcome.error.message}`),
+          ])),
+    `<h2>Signature</h2>` +
+      table([
+        row("Status", signatureValid ? "Valid: verifies against this authority's JWKS" : "INVALID"),
+        row("Algorithm", integrity.algorithm),
+        row("Key id", integrity.key_id),
+        row("Canonical SHA-256", integrity.canonical_sha256),
+      ]) +
+      `<p class="muted">JSON record: <code>GET /v1/protocol/dossiers/${escapeHtml(dossier.dossier_id)}</code> (API key required).</p>`,
+  );
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Dossier ${escapeHtml(dossier.dossier_id)} · ${escapeHtml(decision.status)}</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:920px;margin:2rem auto;padding:0 1rem;color:#1f2328}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.25rem .5rem;border-bottom:1px solid #eaeef2}
+th{width:12rem;font-weight:600}pre{background:#f6f8fa;padding:.75rem;overflow:auto;font-size:13px}
+.badge{color:#fff;border-radius:4px;padding:0 .4rem;font-size:12px;font-weight:600}.muted{color:#656d76}
+</style></head><body>
+<h1>Decision dossier <code>${escapeHtml(dossier.dossier_id)}</code> ${badge(decision.status)}</h1>
+<p class="muted">Decionis local authority · ${escapeHtml(dossier["issuer"])} · updated ${escapeHtml(dossier["updated_at"])}</p>
+${sections.join("\n")}
+</body></html>
+`;
+}
