@@ -1,17 +1,26 @@
 import type { Decision } from "./decision.js";
-import { Enforcer, type CallOptions } from "./enforcer.js";
-import { BlockedError } from "./errors/decision.js";
+import { dossierSchema, type Dossier } from "./dossier.js";
+import { asSdkError, Enforcer, type CallOptions } from "./enforcer.js";
+import { BlockedError, ContractError } from "./errors/decision.js";
 import { ConfigurationError } from "./errors/input.js";
-import type { DecisionGateway } from "./gateway/gateway.js";
+import type { WaitOptions } from "./escalation/wait.js";
+import { type DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
+import { wireHealthSchema } from "./gateway/wire.js";
 import type { ExecutionIntent, IntentInput } from "./intent/capture.js";
-import { observe, resolveOptions, type ClientOptions } from "./options.js";
+import { observe, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
 import { makeGate, type GateDecorator, type GateOptions } from "./gate/gate.js";
 
 /** Options of `client.enforce` when it should also run the action. */
 export interface EnforceExecuteOptions<R> extends CallOptions {
   /** Runs once, only on an accepted ALLOW, with the decision. Its result or error passes through untouched. */
   execute: (decision: Decision) => R;
+}
+
+/** Options of {@link DecionisClient.waitForDecision}. */
+export interface WaitForDecisionOptions extends WaitOptions {
+  /** Grant verification of the decision that ends the wait. @default the client's */
+  verify?: VerifyMode;
 }
 
 /**
@@ -61,13 +70,17 @@ export class DecionisClient {
 
   /**
    * Asks for a decision and requires ALLOW. With `execute`, also runs it once
-   * on an accepted ALLOW and returns its result.
+   * on an accepted, verified ALLOW and returns its result.
+   *
+   * With `mode: "SHADOW"` and `execute`, runs at once and reports the decision
+   * only through `hooks.onDecision`; without `execute` it returns the shadow
+   * decision whatever its status.
    *
    * @example
    * const decision = await client.enforce({ actor, action: { type: "REFUND", resource: orderId }, parameters: { amount } });
    * const result = await client.enforce(intent, { execute: (decision) => payments.refund(orderId) });
    *
-   * @throws {@link BlockedError} on BLOCK, ESCALATE, REVIEW_REQUIRED or ERROR.
+   * @throws {@link BlockedError} on BLOCK, ESCALATE, REVIEW_REQUIRED or ERROR (or a refused escalation with `escalation: "wait"`).
    * @throws {@link ValidationError} for bad input, before any request.
    * @throws {@link InvalidReceiptError} / {@link BindingMismatchError} / {@link ContractError} when an answer cannot be trusted.
    * @throws {@link RetryExhaustedError} and the other transport errors when the authority cannot be asked.
@@ -78,19 +91,36 @@ export class DecionisClient {
     input: IntentInput,
     options: CallOptions & { execute?: (decision: Decision) => R } = {},
   ): Promise<Decision | Awaited<R>> {
+    const call = this.#enforcer.settings(options);
+    const execute = options.execute;
+    if (call.mode === "SHADOW") {
+      if (execute === undefined) return this.decide(input, options);
+      this.#enforcer.shadow(input);
+      return await execute(undefined as unknown as Decision);
+    }
     let intent: ExecutionIntent | undefined;
     let decision: Decision;
     try {
-      intent = this.#enforcer.capture(input);
-      decision = await this.#enforcer.ask(intent, options);
-      if (decision.status !== "ALLOW") throw new BlockedError(decision);
-      if (options.execute === undefined) return decision;
-      this.#enforcer.claim(decision);
+      intent = this.#enforcer.capture(input, "ENFORCEMENT");
+      decision = await this.#enforcer.ask(intent, call.verify, call.signal);
+      if (decision.status !== "ALLOW") {
+        if (call.escalation !== "wait" || !Enforcer.escalates(decision)) throw new BlockedError(decision);
+        decision = await this.#enforcer.waitFor(
+          decision,
+          {
+            ...(call.waitTimeoutMs === undefined ? {} : { timeoutMs: call.waitTimeoutMs }),
+            ...(call.signal === undefined ? {} : { signal: call.signal }),
+          },
+          call.verify,
+        );
+      }
+      if (execute === undefined) return decision;
+      await this.#enforcer.claim(decision);
     } catch (error) {
       this.#enforcer.reportError(error, intent);
       throw error;
     }
-    return await options.execute(decision);
+    return this.#enforcer.run(decision, execute, call.reportOutcome);
   }
 
   /**
@@ -100,10 +130,11 @@ export class DecionisClient {
    * @throws {@link ValidationError}, transport and contract errors; never {@link BlockedError}.
    */
   async decide(input: IntentInput, options: CallOptions = {}): Promise<Decision> {
+    const call = this.#enforcer.settings(options);
     let intent: ExecutionIntent | undefined;
     try {
-      intent = this.#enforcer.capture(input);
-      return await this.#enforcer.ask(intent, options);
+      intent = this.#enforcer.capture(input, call.mode);
+      return await this.#enforcer.ask(intent, call.verify, call.signal);
     } catch (error) {
       this.#enforcer.reportError(error, intent);
       throw error;
@@ -111,20 +142,82 @@ export class DecionisClient {
   }
 
   /**
-   * Runs `fn` once under an ALLOW receipt from {@link DecionisClient.decide}.
+   * Runs `fn` once under an ALLOW receipt from {@link DecionisClient.decide} or
+   * {@link DecionisClient.waitForDecision}.
    *
    * @throws {@link MissingReceiptError} without a receipt; {@link BlockedError} for a non-ALLOW one;
-   *   {@link InvalidReceiptError} for an expired, foreign or already used one.
+   *   {@link InvalidReceiptError} for an expired, foreign, replayed or already used one.
    */
-  async execute<R>(receipt: Decision | null | undefined, fn: (decision: Decision) => R): Promise<Awaited<R>> {
+  async execute<R>(
+    receipt: Decision | null | undefined,
+    fn: (decision: Decision) => R,
+    options: Pick<CallOptions, "reportOutcome"> = {},
+  ): Promise<Awaited<R>> {
     let decision: Decision;
     try {
-      decision = this.#enforcer.claim(receipt);
+      decision = await this.#enforcer.claim(receipt);
     } catch (error) {
       this.#enforcer.reportError(error, undefined);
       throw error;
     }
-    return await fn(decision);
+    return this.#enforcer.run(decision, fn, this.#enforcer.settings(options).reportOutcome);
+  }
+
+  /**
+   * Waits for a person to decide an escalated call (protocol 3) and resolves
+   * with the granted ALLOW, ready for {@link DecionisClient.execute}.
+   *
+   * @example
+   * try { await bot.openPosition(big) }
+   * catch (e) { if (e instanceof BlockedError && e.escalationId) await client.execute(await client.waitForDecision(e), () => broker.open(big)) }
+   *
+   * @throws {@link BlockedError} with `status: "BLOCK"` and `escalationStatus` (`REJECTED`, `EXPIRED`, ...) when refused.
+   * @throws {@link EscalationTimeoutError} when `timeoutMs` or the escalation's expiry passes first.
+   * @throws the signal's reason when aborted.
+   */
+  async waitForDecision(
+    target: BlockedError | Decision | string,
+    options: WaitForDecisionOptions = {},
+  ): Promise<Decision> {
+    const { verify, ...wait } = options;
+    return this.#enforcer.waitFor(target, wait, this.#enforcer.settings(verify === undefined ? {} : { verify }).verify);
+  }
+
+  /** The decision record (protocol 6); check it with {@link verifyDossier}. */
+  async getDossier(dossierId: string, options: Pick<CallOptions, "signal"> = {}): Promise<Dossier> {
+    const gateway = this.#gateway;
+    if (gateway.getDossier === undefined)
+      throw new ConfigurationError("gateway", "The client's gateway has no getDossier() method");
+    let body: unknown;
+    try {
+      body = await gateway.getDossier(dossierId, options);
+    } catch (error) {
+      throw asSdkError(error, options.signal);
+    }
+    const parsed = dossierSchema.safeParse(body);
+    if (!parsed.success)
+      throw new ContractError(`Dossier ${dossierId} does not match the protocol.`, { issues: parsed.error.issues });
+    return parsed.data;
+  }
+
+  /** Checks the authority is reachable and answering: `GET /v1/health`. */
+  async ping(
+    options: Pick<CallOptions, "signal"> = {},
+  ): Promise<{ status: string; version: string; latencyMs: number }> {
+    const gateway = this.#gateway;
+    if (gateway.health === undefined)
+      throw new ConfigurationError("gateway", "The client's gateway has no health() method");
+    const started = performance.now();
+    let body: unknown;
+    try {
+      body = await gateway.health(options);
+    } catch (error) {
+      throw asSdkError(error, options.signal);
+    }
+    const parsed = wireHealthSchema.safeParse(body);
+    if (!parsed.success)
+      throw new ContractError("The health answer does not match the protocol.", { issues: parsed.error.issues });
+    return { ...parsed.data, latencyMs: performance.now() - started };
   }
 
   /**
@@ -142,8 +235,9 @@ export class DecionisClient {
     return makeGate({ ...(fnOrOptions as GateOptions), client: this }) as unknown;
   }
 
-  /** Releases sockets. The client is not usable afterwards. */
+  /** Sends queued outcome reports, then releases sockets. The client is not usable afterwards. */
   async close(): Promise<void> {
+    await this.#enforcer.flush();
     await this.#gateway.close?.();
   }
 

@@ -1,8 +1,9 @@
 /**
  * The one place that decides whether user code runs:
- * capture → ask (gateway) → validate → accept (protocol 2.5) → verify → run.
- * Every path that is not an accepted ALLOW throws and runs nothing.
+ * capture → ask (gateway) → validate → accept (protocol 2.5) → verify (5) → claim → run.
+ * Every path that is not an accepted, verified ALLOW throws and runs nothing.
  */
+import { hostname } from "node:os";
 import { toDecision, type Decision } from "./decision.js";
 import { DecionisError } from "./errors/base.js";
 import {
@@ -12,78 +13,200 @@ import {
   InvalidReceiptError,
   MissingReceiptError,
 } from "./errors/decision.js";
-import { TransportError } from "./errors/transport.js";
+import { ConfigurationError } from "./errors/input.js";
+import { RequestRejectedError, TransportError } from "./errors/transport.js";
+import { waitForEscalation, type WaitOptions } from "./escalation/wait.js";
 import { enforceRequest, type DecisionGateway } from "./gateway/gateway.js";
-import { wireDecisionSchema } from "./gateway/wire.js";
+import { wireConsumeResponseSchema, wireDecisionSchema, type Mode, type WireDecision } from "./gateway/wire.js";
+import { readGrantHeader, verifyGrant, type GrantClaims } from "./grants/jws.js";
+import { KeyRing } from "./grants/keys.js";
+import { InMemoryReplayStore, type ReplayStore } from "./grants/replay.js";
 import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/capture.js";
-import { observe, type ClientHooks, type ResolvedOptions } from "./options.js";
+import { observe, type ClientHooks, type ResolvedOptions, type VerifyMode } from "./options.js";
+import { OutcomeQueue, outcomeOf } from "./outcome.js";
 
-/** Per-call options of `enforce` / `decide`. */
+/** Per-call options of `enforce` / `decide`; each overrides the client's. */
 export interface CallOptions {
-  /** Aborts the request to the authority; the call rejects with the signal's reason. */
+  /** Aborts the request (or the wait); the call rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Grant verification for this call. @default the client's */
+  verify?: VerifyMode;
+  /** `"SHADOW"`: run without waiting, report the decision only. @default the client's */
+  mode?: Mode;
+  /** On ESCALATE / REVIEW_REQUIRED: throw, or wait for a person. @default the client's ("throw") */
+  escalation?: "throw" | "wait";
+  /** Longest wait with `escalation: "wait"`, ms. @default the client's, else until the escalation expires */
+  waitTimeoutMs?: number;
+  /** Post the outcome after an allowed call. @default the client's */
+  reportOutcome?: boolean;
 }
 
 /** What the enforcer remembers of a receipt it issued. */
 interface ReceiptState {
-  intent: ExecutionIntent;
+  /** The intent it answers; absent for a grant fetched by escalation id alone. */
+  intent: ExecutionIntent | undefined;
+  actionHash: string;
+  tenantId: string | undefined;
   used: boolean;
+  claims: GrantClaims | undefined;
+  verify: VerifyMode;
 }
+
+const ESCALATING = new Set(["ESCALATE", "REVIEW_REQUIRED"]);
 
 /** @internal */
 export class Enforcer {
   readonly #receipts = new WeakMap<Decision, ReceiptState>();
+  readonly #keys: KeyRing | undefined;
+  readonly #replay: ReplayStore;
+  readonly #outcomes: OutcomeQueue;
+  readonly #defaultVerify: VerifyMode;
+  readonly #consumer = `decionis-node@${hostname()}#${process.pid}`;
 
   constructor(
     private readonly options: ResolvedOptions,
     private readonly gateway: DecisionGateway,
-  ) {}
+  ) {
+    this.#keys = this.#keyRing();
+    this.#defaultVerify = options.verify ?? (this.#keys === undefined ? "none" : "signature");
+    this.#replay = options.replayStore ?? new InMemoryReplayStore();
+    this.#outcomes = new OutcomeQueue(
+      (job) => this.#need("reportOutcome").call(gateway, job.decisionId, job.outcome),
+      (error) => {
+        this.#emit("onError", { error, intent: undefined });
+      },
+    );
+  }
 
-  capture(input: IntentInput): ExecutionIntent {
+  #keyRing(): KeyRing | undefined {
+    const o = this.options;
+    const limits = { refetchIntervalMs: o.keysRefetchIntervalMs, maxAgeMs: 10 * 60_000 };
+    const keys = o.authorityKeys;
+    if (typeof keys === "object") return new KeyRing("the configured authorityKeys", undefined, limits, keys);
+    if (this.gateway.getJwks === undefined) return undefined;
+    const getJwks = this.gateway.getJwks.bind(this.gateway);
+    if (typeof keys === "string") return new KeyRing(keys, () => getJwks({ url: keys }), limits);
+    return new KeyRing(`${o.baseUrl}/.well-known/jwks.json`, () => getJwks(), limits);
+  }
+
+  #need<K extends keyof DecisionGateway>(method: K): NonNullable<DecisionGateway[K]> {
+    const fn = this.gateway[method];
+    if (typeof fn !== "function")
+      throw new ConfigurationError("gateway", `The client's gateway has no ${method}() method, which this call needs`);
+    return fn;
+  }
+
+  /** The settings of one call: defaults < client < call. */
+  settings(
+    call: CallOptions,
+  ): Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> & Pick<CallOptions, "signal" | "waitTimeoutMs"> {
+    const o = this.options;
+    const waitTimeoutMs = call.waitTimeoutMs ?? o.waitTimeoutMs;
+    return {
+      verify: call.verify ?? this.#defaultVerify,
+      mode: call.mode ?? o.mode,
+      escalation: call.escalation ?? o.escalation,
+      reportOutcome: call.reportOutcome ?? o.reportOutcome,
+      ...(call.signal === undefined ? {} : { signal: call.signal }),
+      ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
+    };
+  }
+
+  capture(input: IntentInput, mode: Mode): ExecutionIntent {
     const o = this.options;
     return captureIntent(input, {
       tenantId: o.tenantId,
       system: o.system,
       intentTtlMs: o.intentTtlMs,
-      mode: o.mode,
+      mode,
       now: Date.now,
     });
   }
 
   /**
    * Asks for a decision on a captured intent. Returns any status; throws on
-   * transport and contract failures, a binding mismatch, or an ALLOW that fails acceptance.
+   * transport and contract failures, a binding mismatch, or an ALLOW that fails
+   * acceptance or (with `verify: "signature"`) its signature and claims.
    */
-  async ask(intent: ExecutionIntent, call: CallOptions = {}): Promise<Decision> {
+  async ask(intent: ExecutionIntent, verify: VerifyMode, signal?: AbortSignal): Promise<Decision> {
     const started = performance.now();
     const b = intent.binding;
     let body: unknown;
     try {
       body = await this.gateway.enforceAndBind(enforceRequest(intent.body, b.idempotency_key, intent.correlationId), {
-        signal: call.signal,
+        signal,
       });
     } catch (error) {
-      throw asSdkError(error, call.signal);
+      throw asSdkError(error, signal);
     }
-    const decision = this.#toDecision(body, intent);
-    this.#emit("onDecision", { decision, intent, shadow: false, durationMs: performance.now() - started });
-    if (decision.status === "ALLOW") this.#accept(decision, intent);
-    this.#receipts.set(decision, { intent, used: false });
+    const wire = parseDecision(body, "decision");
+    if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
+    const decision = toDecision(wire, body as Record<string, unknown>, {
+      intentId: b.intent_id,
+      idempotencyKey: b.idempotency_key,
+      correlationId: intent.correlationId,
+    });
+    const shadow = intent.mode === "SHADOW";
+    this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
+    if (!shadow) await this.#admit(decision, intent, verify);
     return decision;
   }
 
+  /** Accepts and verifies an ALLOW, and records any decision as a receipt. */
+  async #admit(
+    decision: Decision,
+    intent: ExecutionIntent | undefined,
+    verify: VerifyMode,
+    actionHash = intent?.intentHash,
+  ): Promise<void> {
+    const state: ReceiptState = {
+      intent,
+      actionHash: actionHash ?? decision.actionHash,
+      tenantId: intent?.binding.tenant_id,
+      used: false,
+      claims: undefined,
+      verify,
+    };
+    if (decision.status === "ALLOW") {
+      accept(decision, intent?.binding.expires_at);
+      if (verify === "signature") state.claims = await this.#verifySignature(decision, state);
+    }
+    this.#receipts.set(decision, state);
+  }
+
+  async #verifySignature(d: Decision, state: ReceiptState): Promise<GrantClaims> {
+    if (this.#keys === undefined)
+      throw new InvalidReceiptError(
+        "KEYS_UNAVAILABLE",
+        'verify is "signature" but no keys are known: pass `authorityKeys` (a JWKS object or URL), or use a gateway with getJwks()',
+      );
+    const token = d.executionToken!;
+    const key = await this.#keys.get(readGrantHeader(token).kid);
+    const claims = verifyGrant(token, key, {
+      intentHash: state.actionHash,
+      decisionId: d.decisionId,
+      dossierId: d.dossierId,
+      tenantId: state.tenantId,
+      intentExpiresAtMs: state.intent === undefined ? undefined : Date.parse(state.intent.binding.expires_at),
+      clockSkewMs: this.options.clockSkewMs,
+      now: Date.now(),
+    });
+    return claims;
+  }
+
   /**
-   * Claims `decision` for one run: it must be a receipt this enforcer issued,
-   * an ALLOW that still passes acceptance, and not claimed before. The caller
-   * runs the user's function right after, and nowhere else.
+   * Claims `decision` for one run: a receipt this enforcer issued, an ALLOW
+   * that still passes acceptance, used once (in this process, or at the
+   * authority with `verify: "consume"`). The caller runs the user's function
+   * right after, and nowhere else.
    */
-  claim(decision: Decision | null | undefined): Decision {
+  async claim(decision: Decision | null | undefined): Promise<Decision> {
     if (decision === null || decision === undefined) throw new MissingReceiptError();
     const state = this.#receipts.get(decision);
     if (state === undefined)
       throw new InvalidReceiptError(
         "RECEIPT_UNKNOWN",
-        "This receipt was not issued by this client's decide(): pass the object decide() returned",
+        "This receipt was not issued by this client: pass the object decide() or waitForDecision() returned",
       );
     if (decision.status !== "ALLOW") throw new BlockedError(decision);
     if (state.used)
@@ -95,9 +218,155 @@ export class Enforcer {
         },
       );
     // Re-checked now: time may have passed since the decision.
-    this.#accept(decision, state.intent);
+    accept(decision, state.intent?.binding.expires_at);
     state.used = true;
+    if (state.verify === "signature") await this.#claimOnce(decision, state.claims!);
+    else if (state.verify === "consume") await this.#consume(decision, state);
     return decision;
+  }
+
+  async #claimOnce(d: Decision, claims: GrantClaims): Promise<void> {
+    let first: boolean;
+    try {
+      first = await this.#replay.claim(claims.jti, claims.exp * 1000 + this.options.clockSkewMs);
+    } catch (error) {
+      throw new InvalidReceiptError("REPLAY_STORE_FAILED", "The replay store could not record the grant", {
+        decisionId: d.decisionId,
+        cause: error instanceof Error ? error.message : String(error),
+      });
+    }
+    if (!first)
+      throw new InvalidReceiptError("TOKEN_REPLAYED", `The grant ${claims.jti} was already used`, {
+        decisionId: d.decisionId,
+        jti: claims.jti,
+      });
+  }
+
+  async #consume(d: Decision, state: ReceiptState): Promise<void> {
+    const consume = this.#need("consumeToken");
+    let body: unknown;
+    try {
+      body = await consume.call(this.gateway, {
+        execution_token: d.executionToken!,
+        intent_hash: state.actionHash,
+        consumed_by: this.#consumer,
+      });
+    } catch (error) {
+      if (error instanceof RequestRejectedError && error.serverCode === "TOKEN_ALREADY_CONSUMED")
+        throw new InvalidReceiptError("TOKEN_CONSUMED", `The grant of decision ${d.decisionId} was already consumed`, {
+          decisionId: d.decisionId,
+        });
+      throw asSdkError(error);
+    }
+    const parsed = wireConsumeResponseSchema.safeParse(body);
+    if (!parsed.success)
+      throw new ContractError("The authority's consume-token answer does not match the protocol; nothing ran.", {
+        issues: parsed.error.issues,
+      });
+    const { valid, claims } = parsed.data;
+    if (!valid)
+      throw new InvalidReceiptError("TOKEN_NOT_VALID", "The authority says the grant is not valid", {
+        decisionId: d.decisionId,
+      });
+    if (claims.binding.intent_hash !== state.actionHash)
+      throw new InvalidReceiptError("TOKEN_BINDING_MISMATCH", "The consumed grant was for another intent", {
+        decisionId: d.decisionId,
+      });
+    if (claims.decision_id !== d.decisionId)
+      throw new InvalidReceiptError("TOKEN_DECISION_MISMATCH", "The consumed grant belongs to another decision", {
+        decisionId: d.decisionId,
+      });
+  }
+
+  /**
+   * Waits for a person on an escalated decision (or an escalation id) and
+   * returns the granted ALLOW, accepted and verified against the original intent.
+   */
+  async waitFor(target: BlockedError | Decision | string, options: WaitOptions, verify: VerifyMode): Promise<Decision> {
+    const original = typeof target === "string" ? undefined : target instanceof BlockedError ? target.decision : target;
+    const escalationId = typeof target === "string" ? target : original?.escalationId;
+    if (escalationId === undefined || escalationId === null || escalationId === "")
+      throw new ConfigurationError(
+        "escalationId",
+        "This decision has no escalation to wait for (escalation_id is null)",
+      );
+    const state = original === undefined ? undefined : this.#receipts.get(original);
+    const getEscalation = this.#need("getEscalation");
+    const result = await waitForEscalation(
+      escalationId,
+      async (signal) => {
+        try {
+          return await getEscalation.call(this.gateway, escalationId, { signal });
+        } catch (error) {
+          throw asSdkError(error, signal);
+        }
+      },
+      options,
+    );
+    const actionHash = state?.actionHash ?? result.escalation.action_hash;
+    if (result.escalation.action_hash !== actionHash)
+      throw new BindingMismatchError(actionHash, result.escalation.action_hash, "escalation action_hash");
+    const ids = {
+      intentId: original?.intentId ?? result.escalation.intent_id,
+      idempotencyKey: original?.idempotencyKey ?? "",
+      correlationId: original?.correlationId ?? "",
+    };
+    if (result.kind === "refused") {
+      const refused =
+        original ?? syntheticDecision(escalationId, result.escalation.reason_codes, result.raw, actionHash, ids);
+      throw new BlockedError(refused, { status: "BLOCK", escalationStatus: result.escalation.status });
+    }
+    const wire = parseDecision(result.decision, "escalation decision");
+    if (wire.action_hash !== actionHash) throw new BindingMismatchError(actionHash, wire.action_hash);
+    if (wire.status !== "ALLOW")
+      throw new ContractError(
+        `Escalation ${escalationId} is GRANT_READY with a ${wire.status} decision; nothing ran.`,
+        {
+          reason: "GRANT_NOT_ALLOW",
+        },
+      );
+    const decision = toDecision(wire, result.decision, ids);
+    await this.#admit(decision, state?.intent, verify, actionHash);
+    if (state?.intent !== undefined)
+      this.#emit("onDecision", { decision, intent: state.intent, shadow: false, durationMs: 0 });
+    return decision;
+  }
+
+  /** Runs the user's function; reports its outcome in the background when asked. */
+  async run<R>(decision: Decision, fn: (decision: Decision) => R, reportOutcome: boolean): Promise<Awaited<R>> {
+    if (!reportOutcome) return await fn(decision);
+    const started = Date.now();
+    try {
+      const result = await fn(decision);
+      this.#outcomes.push({ decisionId: decision.decisionId, outcome: outcomeOf(started, undefined, false) });
+      return result;
+    } catch (error) {
+      this.#outcomes.push({ decisionId: decision.decisionId, outcome: outcomeOf(started, error, true) });
+      throw error;
+    }
+  }
+
+  /**
+   * Shadow mode: asks in the background, reports through hooks; nothing the
+   * authority does (or fails to do) reaches the caller.
+   */
+  shadow(input: IntentInput): void {
+    let intent: ExecutionIntent | undefined;
+    try {
+      intent = this.capture(input, "SHADOW");
+    } catch (error) {
+      this.reportError(error, undefined);
+      return;
+    }
+    const captured = intent;
+    this.ask(captured, "none").catch((error: unknown) => {
+      this.reportError(error, captured);
+    });
+  }
+
+  /** Sends what the outcome queue holds. */
+  flush(): Promise<void> {
+    return this.#outcomes.flush();
   }
 
   /** Reports a failure of the SDK's own machinery (never the gated function's error). */
@@ -105,65 +374,91 @@ export class Enforcer {
     if (!(error instanceof BlockedError)) this.#emit("onError", { error, intent });
   }
 
-  #toDecision(body: unknown, intent: ExecutionIntent): Decision {
-    const parsed = wireDecisionSchema.safeParse(body);
-    if (!parsed.success)
-      throw new ContractError(
-        `The authority's decision does not match the protocol (${parsed.error.issues.length} issue(s), first at ` +
-          `${parsed.error.issues[0]!.path.join(".") || "body"}: ${parsed.error.issues[0]!.message}); nothing ran.`,
-        { issues: parsed.error.issues },
-      );
-    const wire = parsed.data;
-    if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
-    return toDecision(wire, body as Record<string, unknown>, {
-      intentId: intent.binding.intent_id,
-      idempotencyKey: intent.binding.idempotency_key,
-      correlationId: intent.correlationId,
-    });
-  }
-
-  /** Protocol 2.5 for an ALLOW; throws {@link InvalidReceiptError} naming the failed check. */
-  #accept(d: Decision, intent: ExecutionIntent): void {
-    const id = { decisionId: d.decisionId };
-    if (!d.shouldExecute)
-      throw new InvalidReceiptError(
-        "SHOULD_EXECUTE_FALSE",
-        `Decision ${d.decisionId} is ALLOW but should_execute is false`,
-        id,
-      );
-    if (d.executionToken === null)
-      throw new InvalidReceiptError(
-        "TOKEN_MISSING",
-        `Decision ${d.decisionId} is ALLOW without an execution token`,
-        id,
-      );
-    if (d.dossierId === null)
-      throw new InvalidReceiptError("DOSSIER_ID_MISSING", `Decision ${d.decisionId} is ALLOW without a dossier id`, id);
-    const expiresAt = d.executionTokenExpiresAt;
-    if (expiresAt === null)
-      throw new InvalidReceiptError(
-        "TOKEN_EXPIRY_MISSING",
-        `Decision ${d.decisionId} is ALLOW without an execution token expiry`,
-        id,
-      );
-    const now = Date.now();
-    if (expiresAt.getTime() <= now)
-      throw new InvalidReceiptError(
-        "TOKEN_EXPIRED",
-        `The grant of decision ${d.decisionId} expired at ${expiresAt.toISOString()}`,
-        { ...id, expiredAt: expiresAt.toISOString() },
-      );
-    if (expiresAt.getTime() > Date.parse(intent.binding.expires_at))
-      throw new InvalidReceiptError(
-        "TOKEN_OUTLIVES_INTENT",
-        `The grant of decision ${d.decisionId} (until ${expiresAt.toISOString()}) outlives its intent (until ${intent.binding.expires_at})`,
-        id,
-      );
+  /** Whether a decision can be waited for. */
+  static escalates(decision: Decision): boolean {
+    return ESCALATING.has(decision.status) && decision.escalationId !== null;
   }
 
   #emit<K extends keyof ClientHooks>(name: K, event: Parameters<NonNullable<ClientHooks[K]>>[0]): void {
     observe(this.options.hooks[name] as ((e: typeof event) => unknown) | undefined, event);
   }
+}
+
+function parseDecision(body: unknown, what: string): WireDecision {
+  const parsed = wireDecisionSchema.safeParse(body);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    throw new ContractError(
+      `The authority's ${what} does not match the protocol (${parsed.error.issues.length} issue(s), first at ` +
+        `${first.path.join(".") || "body"}: ${first.message}); nothing ran.`,
+      { issues: parsed.error.issues },
+    );
+  }
+  return parsed.data;
+}
+
+/** Protocol 2.5 for an ALLOW; throws {@link InvalidReceiptError} naming the failed check. */
+function accept(d: Decision, intentExpiresAt: string | undefined): void {
+  const id = { decisionId: d.decisionId };
+  if (!d.shouldExecute)
+    throw new InvalidReceiptError(
+      "SHOULD_EXECUTE_FALSE",
+      `Decision ${d.decisionId} is ALLOW but should_execute is false`,
+      id,
+    );
+  if (d.executionToken === null)
+    throw new InvalidReceiptError("TOKEN_MISSING", `Decision ${d.decisionId} is ALLOW without an execution token`, id);
+  if (d.dossierId === null)
+    throw new InvalidReceiptError("DOSSIER_ID_MISSING", `Decision ${d.decisionId} is ALLOW without a dossier id`, id);
+  const expiresAt = d.executionTokenExpiresAt;
+  if (expiresAt === null)
+    throw new InvalidReceiptError(
+      "TOKEN_EXPIRY_MISSING",
+      `Decision ${d.decisionId} is ALLOW without an execution token expiry`,
+      id,
+    );
+  if (expiresAt.getTime() <= Date.now())
+    throw new InvalidReceiptError(
+      "TOKEN_EXPIRED",
+      `The grant of decision ${d.decisionId} expired at ${expiresAt.toISOString()}`,
+      {
+        ...id,
+        expiredAt: expiresAt.toISOString(),
+      },
+    );
+  if (intentExpiresAt !== undefined && expiresAt.getTime() > Date.parse(intentExpiresAt))
+    throw new InvalidReceiptError(
+      "TOKEN_OUTLIVES_INTENT",
+      `The grant of decision ${d.decisionId} (until ${expiresAt.toISOString()}) outlives its intent (until ${intentExpiresAt})`,
+      id,
+    );
+}
+
+/** A BLOCK decision standing for an escalation refused when only its id was known. */
+function syntheticDecision(
+  escalationId: string,
+  reasonCodes: readonly string[],
+  raw: Record<string, unknown>,
+  actionHash: string,
+  ids: { intentId: string; idempotencyKey: string; correlationId: string },
+): Decision {
+  return Object.freeze({
+    decisionId: escalationId,
+    status: "BLOCK",
+    allowed: false,
+    shouldExecute: false,
+    reasonCodes: Object.freeze([...reasonCodes]),
+    explanation: null,
+    dossierId: null,
+    dossierUrl: null,
+    actionHash,
+    executionToken: null,
+    executionTokenExpiresAt: null,
+    policyVersion: null,
+    escalationId,
+    ...ids,
+    raw,
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * axios mapping (internal; their shapes may change), and the wire schemas
  * (the protocol itself is documented in docs/protocol.md).
  */
-export { DecionisClient, type EnforceExecuteOptions } from "./client.js";
+export { DecionisClient, type EnforceExecuteOptions, type WaitForDecisionOptions } from "./client.js";
 export { configure, setDefaultClient, getDefaultClient } from "./default-client.js";
 export {
   gate,
@@ -21,8 +21,14 @@ export type { CallOptions } from "./enforcer.js";
 export type { IntentInput, ActorInput, TargetInput, ExecutionIntent, JsonObject, JsonValue } from "./intent/capture.js";
 export { canonicalJson, intentHash } from "./intent/canonical.js";
 export type { DecisionGateway, EnforceRequest, GatewayCallOptions } from "./gateway/gateway.js";
+export type { WireJwks as Jwks } from "./gateway/wire.js";
 export { HttpGateway, type HttpGatewayOptions } from "./gateway/http.js";
 export { RetryPolicy, type RetryPolicyOptions } from "./retry.js";
-export type { ClientOptions, ClientHooks } from "./options.js";
+export type { ClientOptions, ClientHooks, VerifyMode } from "./options.js";
+export type { Mode } from "./gateway/wire.js";
+export { InMemoryReplayStore, type ReplayStore, type InMemoryReplayStoreOptions } from "./grants/replay.js";
+export type { GrantClaims } from "./grants/jws.js";
+export { EscalationTimeoutError, type EscalationUpdate, type WaitOptions } from "./escalation/wait.js";
+export { verifyDossier, type Dossier, type DossierVerification } from "./dossier.js";
 export { VERSION } from "./version.js";
 export * from "./errors/index.js";

@@ -9,7 +9,8 @@ import type { DecionisError } from "./errors/base.js";
 import { ConfigurationError } from "./errors/input.js";
 import type { DecisionGateway } from "./gateway/gateway.js";
 import type { ExecutionIntent } from "./intent/capture.js";
-import type { Mode } from "./gateway/wire.js";
+import { MODES, wireJwksSchema, type Mode, type WireJwks } from "./gateway/wire.js";
+import type { ReplayStore } from "./grants/replay.js";
 import { RetryPolicy } from "./retry.js";
 
 /** Told of every decision, retry and error. Hooks observe; what they throw is ignored. */
@@ -66,7 +67,41 @@ export interface ClientOptions {
   gateway?: DecisionGateway;
   /** Observers. @default {} */
   hooks?: ClientHooks;
+  /**
+   * How an ALLOW's execution grant is checked before anything runs:
+   * `"signature"` verifies the JWS against the authority's keys and claims its
+   * id once in this process; `"consume"` has the authority mark it used
+   * (single use across processes); `"none"` applies only the protocol's 2.5 checks.
+   * @default "signature" when keys are known (`authorityKeys`, or a gateway that serves them — the HTTP one does), else "none"
+   */
+  verify?: VerifyMode;
+  /**
+   * The authority's signing keys: a JWKS object, or its URL.
+   * @default fetched from `{baseUrl}/.well-known/jwks.json`
+   */
+  authorityKeys?: WireJwks | string;
+  /** Clock skew allowed when checking grant times, ms. @default 5_000 */
+  clockSkewMs?: number;
+  /** Least time between two key refetches caused by an unknown key id, ms. @default 10_000 */
+  keysRefetchIntervalMs?: number;
+  /** Where grant ids are claimed once. @default a bounded in-memory store */
+  replayStore?: ReplayStore;
+  /**
+   * `"SHADOW"` runs gated calls without waiting and only reports what the
+   * authority would have decided (`hooks.onDecision` with `shadow: true`).
+   * @default "ENFORCEMENT"
+   */
+  mode?: Mode;
+  /** What a gated call does on ESCALATE / REVIEW_REQUIRED: throw `BlockedError`, or wait for a person. @default "throw" */
+  escalation?: "throw" | "wait";
+  /** Longest wait for a person with `escalation: "wait"`, ms. @default until the escalation expires */
+  waitTimeoutMs?: number;
+  /** Post each allowed call's outcome to the authority, in the background. @default false */
+  reportOutcome?: boolean;
 }
+
+/** Grant verification modes. */
+export type VerifyMode = "signature" | "consume" | "none";
 
 /** @internal Options after defaults, environment and validation. */
 export interface ResolvedOptions {
@@ -80,6 +115,14 @@ export interface ResolvedOptions {
   gateway: DecisionGateway | undefined;
   hooks: ClientHooks;
   mode: Mode;
+  verify: VerifyMode | undefined;
+  authorityKeys: WireJwks | string | undefined;
+  clockSkewMs: number;
+  keysRefetchIntervalMs: number;
+  replayStore: ReplayStore | undefined;
+  escalation: "throw" | "wait";
+  waitTimeoutMs: number | undefined;
+  reportOutcome: boolean;
 }
 
 /** @internal */
@@ -89,6 +132,8 @@ export const DEFAULTS = {
   maxRetries: 2,
   retryBackoffMs: 250,
   intentTtlMs: 60_000,
+  clockSkewMs: 5_000,
+  keysRefetchIntervalMs: 10_000,
 } as const;
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -98,26 +143,31 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
  * @internal
  */
 export function normaliseBaseUrl(value: string): string {
+  return normaliseUrl(value, "baseUrl").replace(/\/+$/, "");
+}
+
+/** Checks a URL the SDK will call against protocol 1's transport rules. @internal */
+export function normaliseUrl(value: string, option: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigurationError("baseUrl", `baseUrl "${value}" is not a URL: use e.g. "https://api.decionis.com"`);
+    throw new ConfigurationError(option, `${option} is not a URL: use e.g. "https://api.decionis.com"`);
   }
   // Never echo credentials back in the message.
   if (url.username !== "" || url.password !== "")
-    throw new ConfigurationError("baseUrl", "baseUrl must not contain credentials: pass the key as apiKey");
+    throw new ConfigurationError(option, `${option} must not contain credentials: pass the key as apiKey`);
   const shown = `${url.protocol}//${url.host}${url.pathname}`;
   if (url.search !== "" || url.hash !== "")
-    throw new ConfigurationError("baseUrl", `baseUrl "${shown}" must not have a query or fragment`);
+    throw new ConfigurationError(option, `${option} "${shown}" must not have a query or fragment`);
   if (url.protocol === "http:" && !LOOPBACK.test(url.hostname))
     throw new ConfigurationError(
-      "baseUrl",
-      `baseUrl "${shown}" uses http: to a non-loopback host: use https: (http: is allowed only to 127.0.0.0/8, localhost or [::1])`,
+      option,
+      `${option} "${shown}" uses http: to a non-loopback host: use https: (http: is allowed only to 127.0.0.0/8, localhost or [::1])`,
     );
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw new ConfigurationError("baseUrl", `baseUrl "${shown}" must use https:`);
-  return shown.replace(/\/+$/, "");
+    throw new ConfigurationError(option, `${option} "${shown}" must use https:`);
+  return shown;
 }
 
 const optionsSchema = z.object({
@@ -141,6 +191,20 @@ const optionsSchema = z.object({
       "must be an object with an enforceAndBind(request) method",
     )
     .optional(),
+  verify: z.enum(["signature", "consume", "none"]).optional(),
+  authorityKeys: z.union([z.string(), wireJwksSchema], "must be a JWKS object { keys: [...] } or its URL").optional(),
+  clockSkewMs: z.number().int().min(0).max(300_000).optional(),
+  keysRefetchIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
+  replayStore: z
+    .custom<ReplayStore>(
+      (r) => typeof r === "object" && r !== null && typeof (r as ReplayStore).claim === "function",
+      "must be an object with a claim(jti, expiresAtMs) method",
+    )
+    .optional(),
+  mode: z.enum(MODES).optional(),
+  escalation: z.enum(["throw", "wait"]).optional(),
+  waitTimeoutMs: z.number().int().min(0).optional(),
+  reportOutcome: z.boolean().optional(),
   hooks: z
     .object({
       onDecision: z.function().optional(),
@@ -189,6 +253,15 @@ export function resolveOptions(options: ClientOptions = {}, env: NodeJS.ProcessE
     system: o.system,
     gateway: o.gateway,
     hooks: options.hooks ?? {},
-    mode: "ENFORCEMENT",
+    mode: o.mode ?? "ENFORCEMENT",
+    verify: o.verify,
+    authorityKeys:
+      typeof o.authorityKeys === "string" ? normaliseUrl(o.authorityKeys, "authorityKeys") : o.authorityKeys,
+    clockSkewMs: o.clockSkewMs ?? DEFAULTS.clockSkewMs,
+    keysRefetchIntervalMs: o.keysRefetchIntervalMs ?? DEFAULTS.keysRefetchIntervalMs,
+    replayStore: o.replayStore,
+    escalation: o.escalation ?? "throw",
+    waitTimeoutMs: o.waitTimeoutMs,
+    reportOutcome: o.reportOutcome ?? false,
   };
 }

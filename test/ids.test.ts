@@ -22,7 +22,9 @@ describe("uuidv7", () => {
 
 describe("correlation ids", () => {
   it("are t:<tenant>|c:<uuidv7>", () => {
-    expect(newCorrelationId("acme")).toMatch(/^t:acme\|c:[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(newCorrelationId("acme")).toMatch(
+      /^t:acme\|c:[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     const ok = newCorrelationId("acme");
     expect(assertCorrelationId(ok, "acme")).toBe(ok);
   });

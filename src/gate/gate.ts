@@ -5,6 +5,9 @@
  * `client.enforce`; all decisions are made there.
  */
 import type { DecionisClient } from "../client.js";
+import type { CallOptions } from "../enforcer.js";
+import type { Mode } from "../gateway/wire.js";
+import type { VerifyMode } from "../options.js";
 import { getDefaultClient } from "../default-client.js";
 import { ConfigurationError, ValidationError } from "../errors/input.js";
 import type { ActorInput, IntentInput, JsonObject, TargetInput } from "../intent/capture.js";
@@ -51,6 +54,16 @@ export interface GateOptions<A extends readonly unknown[] = any[], T = any> {
   correlationId?: Resolvable<string, A, T>;
   /** `downstream_target`. @default `{ system: client.system ?? "app", operation: "<Class>.<method>" | fn.name }` */
   target?: Partial<TargetInput>;
+  /** Grant verification. @default the client's */
+  verify?: VerifyMode;
+  /** `"SHADOW"` runs the call at once and only reports the decision. @default the client's */
+  mode?: Mode;
+  /** On ESCALATE / REVIEW_REQUIRED: throw `BlockedError`, or wait for a person and then run. @default the client's ("throw") */
+  escalation?: "throw" | "wait";
+  /** Longest wait with `escalation: "wait"`, ms. @default until the escalation expires */
+  waitTimeoutMs?: number;
+  /** Post the call's outcome to the authority after it runs. @default the client's */
+  reportOutcome?: boolean;
 }
 
 /** A gated function: same `this` and arguments, always async. */
@@ -153,13 +166,16 @@ function intentOf(
 export function wrap(original: AnyFunction, options: GateOptions, site: MethodSite): AnyFunction {
   if (typeof original !== "function")
     throw new ConfigurationError("gate", "gate() wraps a function or decorates a method; got " + typeof original);
+  const callOptions: CallOptions = {};
+  for (const key of ["verify", "mode", "escalation", "waitTimeoutMs", "reportOutcome"] as const)
+    if (options[key] !== undefined) Object.assign(callOptions, { [key]: options[key] });
   const gated = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     const defaults: GatedClassOptions = classDefaultsFor(site, this) ?? {};
     const client = options.client ?? defaults.client ?? getDefaultClient();
     const defaultedParameters = options.parameters === undefined;
     const input = intentOf(options, defaults, site.operation(this), this, args);
     try {
-      return await client.enforce(input, { execute: () => original.apply(this, args) });
+      return await client.enforce(input, { ...callOptions, execute: () => original.apply(this, args) });
     } catch (error) {
       // The gate sends its arguments by default; say how to choose instead.
       if (defaultedParameters && error instanceof ValidationError && error.path.startsWith("parameters.args"))

@@ -36,8 +36,8 @@ export interface DecisionGateway {
   getEscalation?(escalationId: string, options?: GatewayCallOptions): Promise<unknown>;
   /** `POST /v1/execution/consume-token`. */
   consumeToken?(request: WireConsumeRequest, options?: GatewayCallOptions): Promise<unknown>;
-  /** `GET /.well-known/jwks.json`. */
-  getJwks?(options?: GatewayCallOptions): Promise<unknown>;
+  /** `GET /.well-known/jwks.json`, or the JWKS at `url` (sent without the API key). */
+  getJwks?(options?: GatewayCallOptions & { url?: string }): Promise<unknown>;
   /** `GET /v1/protocol/dossiers/{id}`. */
   getDossier?(dossierId: string, options?: GatewayCallOptions): Promise<unknown>;
   /** `POST /v1/authority/decisions/{id}/outcome`. */

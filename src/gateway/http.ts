@@ -119,8 +119,10 @@ export class HttpGateway implements DecisionGateway {
     return this.#send("post", "/v1/execution/consume-token", JSON.stringify(request), options);
   }
 
-  getJwks(options: GatewayCallOptions = {}): Promise<unknown> {
-    return this.#send("get", "/.well-known/jwks.json", undefined, options);
+  getJwks(options: GatewayCallOptions & { url?: string } = {}): Promise<unknown> {
+    if (options.url === undefined) return this.#send("get", "/.well-known/jwks.json", undefined, options);
+    // Keys are public: a JWKS elsewhere never gets the API key.
+    return this.#send("get", options.url, undefined, options, {}, false);
   }
 
   getDossier(dossierId: string, options: GatewayCallOptions = {}): Promise<unknown> {
@@ -151,6 +153,7 @@ export class HttpGateway implements DecisionGateway {
     data: string | undefined,
     options: GatewayCallOptions,
     headers: Record<string, string> = {},
+    authenticate = true,
   ): Promise<unknown> {
     let response: AxiosResponse<string>;
     try {
@@ -159,7 +162,7 @@ export class HttpGateway implements DecisionGateway {
         url,
         data,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
-        headers: { ...headers, authorization: `Bearer ${this.#apiKey}` },
+        headers: authenticate ? { ...headers, authorization: `Bearer ${this.#apiKey}` } : headers,
       });
     } catch (error) {
       throw this.#finalError(error, options.signal);

@@ -70,6 +70,7 @@ class Walker {
   constructor(
     root: string,
     private readonly budget: WalkBudget,
+    private readonly limits: { maxDepth: number; maxEntries: number },
   ) {
     this.segments = [root];
   }
@@ -96,8 +97,8 @@ class Walker {
   }
 
   private writeContainer(value: object, depth: number): string {
-    if (depth > LIMITS.maxDepth)
-      this.fail(`nesting deeper than ${LIMITS.maxDepth} levels: flatten the data or send a summary`);
+    if (depth > this.limits.maxDepth)
+      this.fail(`nesting deeper than ${this.limits.maxDepth} levels: flatten the data or send a summary`);
     if (this.ancestors.has(value)) this.fail("a cycle: the value contains itself");
     const isArray = Array.isArray(value);
     if (!isArray && !isPlainObject(value)) this.fail(`${describe(value)} is not JSON data: ${hintFor(value)}`);
@@ -139,9 +140,9 @@ class Walker {
 
   private spend(n: number): void {
     this.budget.entries += n;
-    if (this.budget.entries > LIMITS.maxEntries)
+    if (this.budget.entries > this.limits.maxEntries)
       this.fail(
-        `more than ${LIMITS.maxEntries} object members and array elements in one intent: send a summary or an id instead`,
+        `more than ${this.limits.maxEntries} object members and array elements in one intent: send a summary or an id instead`,
       );
   }
 }
@@ -156,7 +157,15 @@ class Walker {
  * @throws {@link ValidationError} naming the path of the first bad value.
  */
 export function canonicalJson(value: unknown, path = "value", budget: WalkBudget = { entries: 0 }): string {
-  return new Walker(path, budget).write(value, 1);
+  return new Walker(path, budget, LIMITS).write(value, 1);
+}
+
+/**
+ * Canonical JSON of a record the authority wrote (a dossier): the same form as
+ * {@link canonicalJson}, without the limits that apply to caller data.
+ */
+export function canonicalRecord(value: unknown): string {
+  return new Walker("record", { entries: 0 }, { maxDepth: Infinity, maxEntries: Infinity }).write(value, 1);
 }
 
 /** `sha256:` + lowercase hex SHA-256 of the UTF-8 bytes of `canonical`. */

@@ -6,7 +6,40 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
+
+/** The test authority's signing key: grants are real EdDSA JWS, verifiable by the SDK. */
+export const signingKey = generateKeyPairSync("ed25519");
+export const KID = "test-key-1";
+export const jwks = {
+  keys: [{ ...signingKey.publicKey.export({ format: "jwk" }), kid: KID, alg: "EdDSA", use: "sig" }],
+};
+
+/** Signs a grant (protocol 5) with `key` (default: the test authority's). */
+export function signGrant(
+  claims: Record<string, unknown>,
+  options: { kid?: string; key?: import("node:crypto").KeyObject; header?: Record<string, unknown> } = {},
+): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const header = b64(options.header ?? { alg: "EdDSA", kid: options.kid ?? KID, typ: "decionis-grant+jwt" });
+  const payload = b64(claims);
+  const signature = sign(null, Buffer.from(`${header}.${payload}`), options.key ?? signingKey.privateKey);
+  return `${header}.${payload}.${signature.toString("base64url")}`;
+}
+
+/** The claims a correct grant for `decision` and `req` carries. */
+export function grantClaims(req: RecordedRequest, decision: Record<string, unknown>): Record<string, unknown> {
+  return {
+    iss: "test-authority",
+    jti: `jti_${randomUUID()}`,
+    decision_id: decision["decision_id"],
+    dossier_id: decision["dossier_id"],
+    tenant_id: req.json.tenant_id,
+    iat: Math.floor(Date.now() / 1000),
+    exp: Math.floor(Date.parse(decision["execution_token_expires_at"] as string) / 1000),
+    binding: { intent_hash: req.json.intent_hash },
+  };
+}
 
 export interface RecordedRequest {
   method: string;
@@ -31,13 +64,15 @@ export interface TestAuthority {
   requests: RecordedRequest[];
   script(...answers: Answer[]): void;
   fallback: (req: RecordedRequest) => Answer;
+  /** What `/.well-known/jwks.json` serves (outside the script and the request log). */
+  jwks: { keys: Record<string, unknown>[] };
   close(): Promise<void>;
 }
 
-/** A valid ALLOW for `req`, with fields overridden. */
+/** A valid ALLOW for `req`, with fields overridden; its grant is signed for the final fields. */
 export function allowFor(req: RecordedRequest, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const intentExpires = Date.parse(req.json.expires_at as string);
-  return {
+  const decision: Record<string, unknown> = {
     decision_id: `dec_${randomUUID()}`,
     status: "ALLOW",
     should_execute: true,
@@ -52,6 +87,10 @@ export function allowFor(req: RecordedRequest, overrides: Record<string, unknown
     escalation_id: null,
     ...overrides,
   };
+  const expiry = decision["execution_token_expires_at"];
+  if (!("execution_token" in overrides) && typeof expiry === "string" && !Number.isNaN(Date.parse(expiry)))
+    decision["execution_token"] = signGrant(grantClaims(req, decision));
+  return decision;
 }
 
 /** A non-ALLOW decision for `req`. */
@@ -81,6 +120,7 @@ export async function startTestAuthority(): Promise<TestAuthority> {
       queue.push(...answers);
     },
     fallback: (req) => ({ body: allowFor(req) }),
+    jwks,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -107,6 +147,11 @@ export async function startTestAuthority(): Promise<TestAuthority> {
         body,
         json,
       };
+      if (recorded.url === "/.well-known/jwks.json") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(authority.jwks));
+        return;
+      }
       authority.requests.push(recorded);
       const answer = queue.shift() ?? authority.fallback(recorded);
       const respond = () => {

@@ -1,0 +1,58 @@
+/**
+ * Single use of a grant in this process: each token id (`jti`) is claimed once.
+ * The interface lets a shared store (Redis `SET NX PX`, a database unique key)
+ * make that hold across processes; `verify: "consume"` asks the authority instead.
+ */
+
+/** Where claimed token ids are remembered until their grant expires. */
+export interface ReplayStore {
+  /**
+   * Claims `jti` until `expiresAtMs`. Resolves `true` for the first claim and
+   * `false` for any later one. Throwing or rejecting fails the call closed.
+   */
+  claim(jti: string, expiresAtMs: number): boolean | Promise<boolean>;
+}
+
+/** Options of {@link InMemoryReplayStore}. */
+export interface InMemoryReplayStoreOptions {
+  /** Most unexpired ids held; past it, new claims are refused (fail closed). @default 100_000 */
+  maxEntries?: number;
+}
+
+/**
+ * The default replay store: a bounded map of unexpired ids. Expired ids are
+ * swept as new ones arrive; when full of live grants it refuses, rather than
+ * forgetting an id that could then be replayed.
+ *
+ * @example
+ * new DecionisClient({ replayStore: new InMemoryReplayStore({ maxEntries: 10_000 }) })
+ */
+export class InMemoryReplayStore implements ReplayStore {
+  readonly #seen = new Map<string, number>();
+  readonly #maxEntries: number;
+
+  constructor(options: InMemoryReplayStoreOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? 100_000;
+  }
+
+  /** Ids held now. */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  claim(jti: string, expiresAtMs: number, now: number = Date.now()): boolean {
+    const existing = this.#seen.get(jti);
+    if (existing !== undefined && existing > now) return false;
+    if (this.#seen.size >= this.#maxEntries) this.#sweep(now);
+    if (this.#seen.size >= this.#maxEntries)
+      throw new Error(`the replay store holds ${this.#maxEntries} unexpired grants; raise maxEntries`);
+    // Delete first so insertion order stays roughly by expiry for the sweep.
+    this.#seen.delete(jti);
+    this.#seen.set(jti, expiresAtMs);
+    return true;
+  }
+
+  #sweep(now: number): void {
+    for (const [jti, expiresAt] of this.#seen) if (expiresAt <= now) this.#seen.delete(jti);
+  }
+}
