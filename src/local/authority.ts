@@ -5,19 +5,21 @@
  * and applies it; reloading a journal applies the same entries, so a restart
  * rebuilds exactly the state the authority had.
  */
+import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { ValidationError } from "../errors/input.js";
 import {
   wireConsumeRequestSchema,
   wireEnforceRequestSchema,
   wireOutcomeSchema,
+  type WireBinding,
   type WireConsumeResponse,
   type WireDecision,
   type WireEnforceRequest,
   type WireEscalation,
   type WireOutcome,
 } from "../gateway/wire.js";
-import { canonicalJson, LIMITS, sha256Tagged } from "../intent/canonical.js";
+import { canonicalJson, LIMITS, sha256Tagged, type WalkBudget } from "../intent/canonical.js";
 import { assertCorrelationId } from "../intent/ids.js";
 import { LocalAuthorityError, ProtocolError } from "./errors.js";
 import { combine, type Evaluator, type PolicyVerdict } from "./evaluator.js";
@@ -112,16 +114,40 @@ function invalid(field: string, message: string): ProtocolError {
   return new ProtocolError(400, "INVALID_REQUEST", `${field}: ${message}`, { field });
 }
 
-/** The binding's canonical form, its hash checked against the one sent (protocol 2.2). */
-function checkIntentHash(raw: Record<string, unknown>, sent: string): void {
-  const binding = Object.fromEntries(
-    Object.entries(raw).filter(([k]) => !["intent_hash", "mode", "policy_refs", "correlation_id"].includes(k)),
+/**
+ * The binding's canonical form (protocol 2.2), with caller data held to the
+ * limits the SDK applies when it captures an intent: depth counted within
+ * `parameters` and `context` each, entries counted over both.
+ */
+function canonicalBinding(binding: WireBinding): string {
+  const budget: WalkBudget = { entries: 0 };
+  const parameters = canonicalJson(binding.action.parameters, "action.parameters", budget);
+  const context = canonicalJson(binding.context, "context", budget);
+  // The rest is written around placeholders no caller string can equal, then the caller data goes in.
+  const mark = `\u0000${randomUUID()}`;
+  const skeleton = canonicalJson(
+    { ...binding, action: { ...binding.action, parameters: `${mark}p` }, context: `${mark}c` },
+    "binding",
   );
+  return skeleton
+    .replace(JSON.stringify(`${mark}p`), () => parameters)
+    .replace(JSON.stringify(`${mark}c`), () => context);
+}
+
+const SIBLINGS = new Set(["intent_hash", "mode", "policy_refs", "correlation_id"]);
+
+/**
+ * Checks the intent hash sent against the binding sent, as received: the raw
+ * body (already checked against the schema), so a key like `__proto__` is
+ * hashed and refused as the SDK would, not lost in parsing.
+ */
+function checkIntentHash(raw: Record<string, unknown>, sent: string): void {
+  const binding = Object.fromEntries(Object.entries(raw).filter(([k]) => !SIBLINGS.has(k))) as WireBinding;
   let canonical: string;
   try {
-    canonical = canonicalJson(binding, "binding");
+    canonical = canonicalBinding(binding);
   } catch (error) {
-    if (error instanceof ValidationError) throw invalid(error.path.replace(/^binding\.?/, ""), error.message);
+    if (error instanceof ValidationError) throw invalid(error.path, error.message.slice(error.path.length + 2));
     throw error;
   }
   if (Buffer.byteLength(canonical, "utf8") > LIMITS.maxCanonicalBytes)

@@ -2,7 +2,14 @@
  * enforce-and-bind against the local authority, through the public SDK where
  * it has an API and raw HTTP where the wire itself is the subject.
  */
-import { AuthenticationError, BlockedError, DecionisClient, gate, type Decision } from "../../src/index.js";
+import {
+  AuthenticationError,
+  BlockedError,
+  DecionisClient,
+  gate,
+  type Decision,
+  type JsonObject,
+} from "../../src/index.js";
 import { wireDecisionSchema, wireErrorBodySchema } from "../../src/gateway/wire.js";
 import { startLocalAuthority, type LocalAuthority } from "../../src/local/index.js";
 import {
@@ -137,6 +144,16 @@ describe("every outcome", () => {
     expect(receipt.escalationId).not.toBeNull();
     expect(receipt.executionToken).toBeNull();
     await expect(client.execute(receipt, () => "ran")).rejects.toBeInstanceOf(BlockedError);
+  });
+
+  test("caller data at the SDK's own limits is taken (depth counted per value, entries over both)", async () => {
+    let deep: JsonObject = { leaf: 1 };
+    for (let i = 0; i < 18; i++) deep = { deep }; // parameters is level 1, the leaf object level 20
+    const list = Array.from({ length: 4_900 }, (_, i) => i);
+    const receipt = await client.decide(
+      order(1_000, { parameters: { symbol: "EURUSD", deep }, context: { notional: 1, list } }),
+    );
+    expect(receipt.status).toBe("ALLOW");
   });
 
   test("every answer passes the SDK's own schema", async () => {

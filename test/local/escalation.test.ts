@@ -2,7 +2,7 @@
  * Escalations (protocol 3): approve, reject, expiry; GRANT_READY carries a
  * fresh ALLOW for the same action hash; the admin routes.
  */
-import { BlockedError } from "../../src/index.js";
+import { BlockedError, type JsonObject } from "../../src/index.js";
 import { wireDecisionSchema, wireEscalationSchema } from "../../src/gateway/wire.js";
 import { LocalAuthorityError } from "../../src/local/index.js";
 import { call, jwksOf, order, sleep, startHarness, verifyJws, type Harness } from "./helpers.js";
@@ -15,7 +15,7 @@ afterAll(async () => {
   await h.close();
 });
 
-async function escalate(context: Record<string, unknown> = { notional: 500_000 }): Promise<BlockedError> {
+async function escalate(context: JsonObject = { notional: 500_000 }): Promise<BlockedError> {
   const error = await h.client.enforce(order(0, { context })).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(BlockedError);
   return error as BlockedError;
