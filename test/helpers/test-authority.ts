@@ -66,6 +66,9 @@ export interface TestAuthority {
   fallback: (req: RecordedRequest) => Answer;
   /** What `/.well-known/jwks.json` serves (outside the script and the request log). */
   jwks: { keys: Record<string, unknown>[] };
+  /** Status of the JWKS answer (e.g. 503 to make keys unreachable). */
+  jwksStatus: number;
+  jwksFetches: number;
   close(): Promise<void>;
 }
 
@@ -121,6 +124,8 @@ export async function startTestAuthority(): Promise<TestAuthority> {
     },
     fallback: (req) => ({ body: allowFor(req) }),
     jwks,
+    jwksStatus: 200,
+    jwksFetches: 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -148,7 +153,8 @@ export async function startTestAuthority(): Promise<TestAuthority> {
         json,
       };
       if (recorded.url === "/.well-known/jwks.json") {
-        res.writeHead(200, { "content-type": "application/json" });
+        authority.jwksFetches++;
+        res.writeHead(authority.jwksStatus, { "content-type": "application/json" });
         res.end(JSON.stringify(authority.jwks));
         return;
       }
