@@ -113,6 +113,14 @@ export function decisionFor(
   });
 }
 
+/** What the authority answers when nothing is scripted, by route. */
+export function defaultAnswer(req: RecordedRequest): Answer {
+  if (req.url === "/v1/authority/enforce-and-bind") return { body: allowFor(req) };
+  if (/^\/v1\/authority\/decisions\/[^/]+\/outcome$/.test(req.url)) return { status: 202, body: { recorded: true } };
+  if (req.url === "/v1/health") return { body: { status: "ok", version: "test" } };
+  return { status: 404, body: { error: { code: "NOT_FOUND", message: `no route ${req.url}` } } };
+}
+
 export async function startTestAuthority(): Promise<TestAuthority> {
   const queue: Answer[] = [];
   const sockets = new Set<import("node:net").Socket>();
@@ -122,7 +130,7 @@ export async function startTestAuthority(): Promise<TestAuthority> {
     script: (...answers) => {
       queue.push(...answers);
     },
-    fallback: (req) => ({ body: allowFor(req) }),
+    fallback: defaultAnswer,
     jwks,
     jwksStatus: 200,
     jwksFetches: 0,
