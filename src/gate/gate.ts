@@ -78,15 +78,16 @@ export type GatedFunction<F extends (...args: any[]) => unknown> = (
  * `async`): the decision is awaited before it runs.
  */
 export interface GateDecorator<A extends readonly unknown[] = any[], T = any> {
+  // Resolvers may read only the first arguments: a method's parameters need only start with A.
   /** Wraps a plain function. */
-  <F extends (this: T, ...args: A) => unknown>(fn: F): GatedFunction<F>;
+  <F extends (this: T, ...args: [...A, ...any[]]) => unknown>(fn: F): GatedFunction<F>;
   /** TC39 method decorator. */
-  <This extends T, F extends (this: This, ...args: A) => PromiseLike<unknown>>(
+  <This extends T, F extends (this: This, ...args: [...A, ...any[]]) => PromiseLike<unknown>>(
     method: F,
     context: ClassMethodDecoratorContext<This, F>,
   ): F;
   /** Legacy (`experimentalDecorators`) method decorator. */
-  <F extends (this: T, ...args: A) => PromiseLike<unknown>>(
+  <F extends (this: T, ...args: [...A, ...any[]]) => PromiseLike<unknown>>(
     target: object,
     propertyKey: string | symbol,
     descriptor: TypedPropertyDescriptor<F>,

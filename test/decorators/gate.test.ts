@@ -248,6 +248,43 @@ describe("client.gate", () => {
   });
 });
 
+describe("typing", () => {
+  class Payments {
+    @gate({
+      client,
+      action: "CHARGE",
+      actor: { id: "p", type: "SERVICE" },
+      resource: (customerId: string) => customerId,
+    })
+    async charge(customerId: string, amountMinor: number): Promise<string> {
+      return `${customerId}:${amountMinor}`;
+    }
+  }
+
+  class Mismatch {
+    // @ts-expect-error — the resolver reads a number where the method takes a string
+    @gate({ client, action: "X", actor: { id: "p", type: "SERVICE" }, resource: (n: number) => String(n) })
+    async run(id: string): Promise<string> {
+      return id;
+    }
+  }
+
+  class NotAsync {
+    // @ts-expect-error — a gated method must return a promise
+    @gate({ client, action: "X", actor: { id: "p", type: "SERVICE" } })
+    run(): string {
+      return "sync";
+    }
+  }
+
+  it("resolvers may read a prefix of the method's arguments", async () => {
+    await expect(new Payments().charge("cus_1", 500)).resolves.toBe("cus_1:500");
+    expect(gateway.last.request.action.resource).toBe("cus_1");
+    expect(typeof Mismatch).toBe("function");
+    expect(typeof NotAsync).toBe("function");
+  });
+});
+
 describe("misuse fails at decoration", () => {
   it("requires an action", () => {
     expect(() => gate({ client } as never)).toThrow(ConfigurationError);
