@@ -5,7 +5,6 @@
  * and applies it; reloading a journal applies the same entries, so a restart
  * rebuilds exactly the state the authority had.
  */
-import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { ValidationError } from "../errors/input.js";
 import {
@@ -19,7 +18,7 @@ import {
   type WireEscalation,
   type WireOutcome,
 } from "../gateway/wire.js";
-import { canonicalJson, LIMITS, sha256Tagged, type WalkBudget } from "../intent/canonical.js";
+import { canonicalJson, canonicalRecord, LIMITS, sha256Tagged, type WalkBudget } from "../intent/canonical.js";
 import { assertCorrelationId } from "../intent/ids.js";
 import { LocalAuthorityError, ProtocolError } from "./errors.js";
 import { combine, type Evaluator, type PolicyVerdict } from "./evaluator.js";
@@ -121,17 +120,9 @@ function invalid(field: string, message: string): ProtocolError {
  */
 function canonicalBinding(binding: WireBinding): string {
   const budget: WalkBudget = { entries: 0 };
-  const parameters = canonicalJson(binding.action.parameters, "action.parameters", budget);
-  const context = canonicalJson(binding.context, "context", budget);
-  // The rest is written around placeholders no caller string can equal, then the caller data goes in.
-  const mark = `\u0000${randomUUID()}`;
-  const skeleton = canonicalJson(
-    { ...binding, action: { ...binding.action, parameters: `${mark}p` }, context: `${mark}c` },
-    "binding",
-  );
-  return skeleton
-    .replace(JSON.stringify(`${mark}p`), () => parameters)
-    .replace(JSON.stringify(`${mark}c`), () => context);
+  canonicalJson(binding.action.parameters, "action.parameters", budget);
+  canonicalJson(binding.context, "context", budget);
+  return canonicalRecord(binding);
 }
 
 const SIBLINGS = new Set(["intent_hash", "mode", "policy_refs", "correlation_id"]);
@@ -335,7 +326,7 @@ export class Authority {
     const { grantTtlMs, keys } = this.#config;
     const expires = Math.floor(Math.min(at + grantTtlMs, Date.parse(request.expires_at)) / 1000) * 1000;
     const jti = randomId("grt");
-    const token = keys.signJws({
+    const token = keys.signGrant({
       iss: this.url,
       jti,
       decision_id: decisionId,
@@ -469,26 +460,20 @@ export class Authority {
   /** `POST /v1/execution/consume-token` (protocol 4): a grant can be consumed once, ever. */
   consume(body: unknown): WireConsumeResponse {
     const request = parseRequest(wireConsumeRequestSchema, body);
-    const verified = this.#config.keys.verifyJws(request.execution_token);
+    const verified = this.#config.keys.verifyGrant(request.execution_token);
     if ("error" in verified)
       throw new ProtocolError(400, "TOKEN_INVALID", `execution_token: ${verified.error}`, { field: "execution_token" });
-    const claims = verified.claims as {
-      jti?: unknown;
-      decision_id?: unknown;
-      dossier_id?: unknown;
-      exp?: unknown;
-      binding?: { intent_hash?: unknown };
-    };
-    const grant = typeof claims.jti === "string" ? this.#grants.get(claims.jti) : undefined;
+    const { claims } = verified;
+    const grant = this.#grants.get(claims.jti);
     if (grant === undefined)
       throw new ProtocolError(400, "TOKEN_UNKNOWN", "execution_token: this authority has no record of the grant", {
         field: "execution_token",
       });
-    if (claims.binding?.intent_hash !== request.intent_hash)
+    if (claims.binding.intent_hash !== request.intent_hash)
       throw new ProtocolError(400, "TOKEN_BINDING_MISMATCH", "intent_hash: the grant was issued for another intent", {
         field: "intent_hash",
       });
-    if (typeof claims.exp !== "number" || this.#config.now() >= claims.exp * 1000)
+    if (this.#config.now() >= claims.exp * 1000)
       throw new ProtocolError(400, "TOKEN_EXPIRED", `execution_token: the grant expired at ${grant.expires_at}`, {
         field: "execution_token",
         expires_at: grant.expires_at,
@@ -503,7 +488,7 @@ export class Authority {
       claims: {
         jti: grant.jti,
         decision_id: grant.decision_id,
-        dossier_id: claims.dossier_id as string,
+        dossier_id: claims.dossier_id,
         exp: claims.exp,
         binding: { intent_hash: request.intent_hash },
       },

@@ -4,16 +4,14 @@
  * The record carries the binding, the decision, the policy trace, the grants,
  * the escalation timeline and the outcome; never an execution token. Its
  * `integrity` block is an Ed25519 signature over the canonical form (2.2) of
- * the record without `integrity`. Caller data too large or too deep to carry
- * under the protocol's limits is replaced by its digest (the intent hash still
- * binds it).
+ * the record without `integrity`. When the record would pass the 100 KiB cap
+ * on answers, the caller data in it is replaced by its digest (the intent hash
+ * still binds it).
  */
 import { createHash } from "node:crypto";
-import { ValidationError } from "../errors/input.js";
 import type { WireBinding } from "../gateway/wire.js";
-import { canonicalJson } from "../intent/canonical.js";
+import { canonicalRecord } from "../intent/canonical.js";
 import type { Authority, DossierState, StoredDecision } from "./authority.js";
-import type { KeyRing } from "./keys.js";
 
 /** The `integrity` block of protocol 6. */
 export interface DossierIntegrity {
@@ -38,7 +36,7 @@ function withoutToken(decision: StoredDecision): Omit<StoredDecision, "execution
 function digestOf(value: unknown): Record<string, unknown> {
   const json = JSON.stringify(value);
   return {
-    $omitted: "too large or too deep for the dossier; bound by intent_hash",
+    $omitted: "too large for the dossier; bound by intent_hash",
     sha256: createHash("sha256").update(json).digest("hex"),
     bytes: Buffer.byteLength(json),
   };
@@ -71,24 +69,13 @@ function recordOf(state: DossierState, authority: Authority, summarise: boolean)
   };
 }
 
-/** The canonical form of `record`, or undefined when it passes the protocol's limits. */
-function canonicalOrUndefined(record: Record<string, unknown>): string | undefined {
-  try {
-    const canonical = canonicalJson(record, "dossier");
-    return Buffer.byteLength(canonical) <= MAX_RECORD_BYTES ? canonical : undefined;
-  } catch (error) {
-    if (error instanceof ValidationError) return undefined;
-    throw error;
-  }
-}
-
 /** The dossier of `state`, signed with the authority's active key. */
 export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
   let record = recordOf(state, authority, false);
-  let canonical = canonicalOrUndefined(record);
-  if (canonical === undefined) {
+  let canonical = canonicalRecord(record);
+  if (Buffer.byteLength(canonical) > MAX_RECORD_BYTES) {
     record = recordOf(state, authority, true);
-    canonical = canonicalJson(record, "dossier");
+    canonical = canonicalRecord(record);
   }
   const bytes = Buffer.from(canonical, "utf8");
   const { kid, signature } = authority.keys.sign(bytes);
@@ -102,16 +89,6 @@ export function signedDossier(state: DossierState, authority: Authority): Dossie
       signature: signature.toString("base64url"),
     },
   };
-}
-
-/** Checks a dossier's `integrity` block against `keys`, as a client would. */
-export function verifyDossier(dossier: DossierRecord, keys: KeyRing): boolean {
-  const { integrity, ...record } = dossier;
-  const bytes = Buffer.from(canonicalJson(record, "dossier"), "utf8");
-  return (
-    createHash("sha256").update(bytes).digest("hex") === integrity.canonical_sha256 &&
-    keys.verify(integrity.key_id, bytes, Buffer.from(integrity.signature, "base64url"))
-  );
 }
 
 // ---- the HTML page ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { VERSION } from "../version.js";
 import type { Authority } from "./authority.js";
-import { renderDossierPage, signedDossier, verifyDossier } from "./dossier.js";
+import { verifyDossier } from "../dossier.js";
+import { renderDossierPage, signedDossier } from "./dossier.js";
 import { ProtocolError } from "./errors.js";
 
 /** Protocol 1: no response is over 100 KiB. */
@@ -162,7 +163,8 @@ function routes(authority: Authority): Route[] {
       auth: false,
       handle: (_req, m) => {
         const dossier = dossierOf(m[1]!);
-        return { status: 200, body: renderDossierPage(dossier, verifyDossier(dossier, authority.keys)), html: true };
+        const check = verifyDossier(dossier, authority.keys.jwks());
+        return { status: 200, body: renderDossierPage(dossier, check.valid), html: true };
       },
     },
   ];

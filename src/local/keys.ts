@@ -26,10 +26,8 @@ import {
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import type { WireJwks } from "../gateway/wire.js";
+import { GRANT_TYPE, grantClaimsSchema, readGrantHeader, type GrantClaims } from "../grants/jws.js";
 import { LocalAuthorityError } from "./errors.js";
-
-/** The type of an execution grant's JWS header (protocol 5). */
-export const GRANT_TYP = "decionis-grant+jwt";
 
 const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/, "must be base64url");
 
@@ -85,21 +83,6 @@ function toKey(jwk: KeyFile["keys"][number], where: string): Key {
       `Invalid ${where}: key "${kid}": ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-}
-
-function parseJsonPart(part: string | undefined): unknown {
-  if (part === undefined || !/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
-  try {
-    return JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
-/** A signed token's parts once its signature has been checked. */
-export interface VerifiedJws {
-  header: { alg: string; kid: string; typ?: string };
-  claims: Record<string, unknown>;
 }
 
 /** The keys of one authority; the active one signs, all are published. */
@@ -212,9 +195,9 @@ export class KeyRing {
     return key !== undefined && verify(null, bytes, key.publicKey, signature);
   }
 
-  /** A compact JWS over `claims`: header `{"alg":"EdDSA","kid","typ"}`. */
-  signJws(claims: Record<string, unknown>, typ = GRANT_TYP): string {
-    const header = { alg: "EdDSA", kid: this.#active.kid, typ };
+  /** An execution grant (protocol 5): compact JWS, header `{"alg":"EdDSA","kid","typ":"decionis-grant+jwt"}`. */
+  signGrant(claims: GrantClaims): string {
+    const header = { alg: "EdDSA", kid: this.#active.kid, typ: GRANT_TYPE };
     const input =
       Buffer.from(JSON.stringify(header)).toString("base64url") +
       "." +
@@ -222,21 +205,24 @@ export class KeyRing {
     return `${input}.${this.sign(Buffer.from(input)).signature.toString("base64url")}`;
   }
 
-  /** The header and claims of a compact JWS this ring signed, or why it is not one. */
-  verifyJws(token: string): VerifiedJws | { error: string } {
-    const parts = token.split(".");
-    if (parts.length !== 3) return { error: "not a compact JWS (three dot-separated parts)" };
-    const header = parseJsonPart(parts[0]) as Partial<VerifiedJws["header"]> | undefined;
-    const claims = parseJsonPart(parts[1]);
-    if (typeof header !== "object" || header === null || typeof claims !== "object" || claims === null)
-      return { error: "its header or claims are not base64url JSON" };
-    if (header.alg !== "EdDSA") return { error: `unsupported alg ${String(header.alg)}` };
-    if (typeof header.kid !== "string" || !this.#keys.some((k) => k.kid === header.kid))
-      return { error: `unknown kid ${String(header.kid)}` };
-    if (!/^[A-Za-z0-9_-]+$/.test(parts[2]!)) return { error: "its signature is not base64url" };
-    if (!this.verify(header.kid, Buffer.from(`${parts[0]!}.${parts[1]!}`), Buffer.from(parts[2]!, "base64url")))
-      return { error: "bad signature" };
-    return { header: header as VerifiedJws["header"], claims: claims as Record<string, unknown> };
+  /** The claims of an execution grant this ring signed, or why it is not one. */
+  verifyGrant(token: string): { claims: GrantClaims } | { error: string } {
+    let header: ReturnType<typeof readGrantHeader>;
+    try {
+      header = readGrantHeader(token);
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+    if (!this.verify(header.kid, Buffer.from(header.signingInput, "ascii"), header.signature))
+      return { error: this.#keys.some((k) => k.kid === header.kid) ? "bad signature" : `unknown kid ${header.kid}` };
+    let claims: unknown;
+    try {
+      claims = JSON.parse(Buffer.from(header.payload, "base64url").toString("utf8"));
+    } catch {
+      return { error: "its claims are not JSON" };
+    }
+    const parsed = grantClaimsSchema.safeParse(claims);
+    return parsed.success ? { claims: parsed.data } : { error: "its claims do not match protocol 5" };
   }
 
   #save(): void {
