@@ -1,0 +1,47 @@
+/**
+ * `npm run demo` and every example, run as a user runs them (child processes,
+ * offline, each with its own local authority), and their output checked.
+ */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const ROOT = join(__dirname, "..", "..");
+const TSX = require.resolve("tsx/cli");
+const run = promisify(execFile);
+
+test("npm run demo: the small order executes, the oversized one is blocked with its record, the large one escalates", async () => {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const { stdout } = await run(npm, ["run", "--silent", "demo"], { cwd: ROOT, timeout: 20_000 });
+  const url = /local authority at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+  expect(url).toBeDefined();
+  const [small, oversized, large] = stdout.split(/\n(?=\d\. )/).slice(1);
+  expect(small).toMatch(/Small order: BUY 1,000 EURUSD[\s\S]*ALLOW {2}executed by the broker: fill_1/);
+  expect(oversized).toMatch(/BLOCK {2}NOTIONAL_LIMIT_EXCEEDED/);
+  expect(oversized).toMatch(/why: +Notional above the 1,000,000 hard limit/);
+  expect(oversized).toMatch(/decision: +dec_[0-9A-Z]{26}/);
+  expect(oversized).toContain(`dossier:    ${url!}/dossiers/dos_`);
+  expect(large).toMatch(/ESCALATE {2}LARGE_NOTIONAL_REQUIRES_APPROVAL/);
+  expect(large).toMatch(/escalation: esc_[0-9A-Z]{26}/);
+  expect(stdout).toContain("The broker executed 1 of 3 orders");
+  expect(stdout.split("\n").length).toBeLessThan(30);
+}, 25_000);
+
+test.each([
+  ["agent-tool", [/tool result: Refunded 40/, /REVIEW_REQUIRED: REFUND_NEEDS_REVIEW/, /BLOCK: REFUND_LIMIT_EXCEEDED/]],
+  ["billing-service", [/gated methods: cancel, charge/, /cancelled sub_1/, /sub_2 not cancelled: BLOCK OPEN_INVOICES/]],
+  [
+    "low-level",
+    [/enforce: ALLOW TOOL_ALLOWED/, /enforce\+execute: sent to ben/, /execute refused: ESCALATE, escalation esc_/],
+  ],
+])(
+  "examples/%s.ts runs against its own local authority",
+  async (name, expected) => {
+    const { stdout } = await run(process.execPath, [TSX, join("examples", `${name}.ts`)], {
+      cwd: ROOT,
+      timeout: 15_000,
+    });
+    for (const pattern of expected) expect(stdout).toMatch(pattern);
+  },
+  20_000,
+);
