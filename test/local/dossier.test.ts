@@ -7,7 +7,7 @@ import { BlockedError, canonicalJson, verifyDossier, type Decision, type JsonObj
 import { wireJwksSchema } from "../../src/gateway/wire.js";
 import { canonicalRecord } from "../../src/intent/canonical.js";
 import type { PoliciesFile } from "../../src/local/index.js";
-import { call, jwksOf, order, POLICIES, startHarness, type Harness } from "./helpers.js";
+import { call, jwksOf, order, POLICIES, useHarness } from "./helpers.js";
 
 const HOSTILE = `<script>alert("x")</script>&'`;
 
@@ -23,13 +23,7 @@ const policies: PoliciesFile = {
   ],
 };
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ policies });
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness({ policies });
 
 const getDossier = async (id: string) => (await call(h.authority, "GET", `/v1/protocol/dossiers/${id}`)).json;
 

@@ -5,15 +5,9 @@
 import { BlockedError, type JsonObject } from "../../src/index.js";
 import { wireDecisionSchema, wireEscalationSchema } from "../../src/gateway/wire.js";
 import { LocalAuthorityError } from "../../src/local/index.js";
-import { call, jwksOf, order, sleep, startHarness, verifyJws, type Harness } from "./helpers.js";
+import { call, jwksOf, order, sleep, useHarness, verifyJws } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ escalationTtlMs: 400 });
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness({ escalationTtlMs: 400 });
 
 async function escalate(context: JsonObject = { notional: 500_000 }): Promise<BlockedError> {
   const error = await h.client.enforce(order(0, { context })).catch((e: unknown) => e);

@@ -8,27 +8,14 @@ import { join } from "node:path";
 import { wireConsumeResponseSchema, wireJwksSchema } from "../../src/gateway/wire.js";
 import { startLocalAuthority, type KeyFile } from "../../src/local/index.js";
 import { DecionisClient } from "../../src/index.js";
-import {
-  call,
-  clientFor,
-  jwksOf,
-  order,
-  POLICIES,
-  sleep,
-  startHarness,
-  TENANT,
-  verifyJws,
-  type Harness,
-} from "./helpers.js";
+import { call, clientFor, jwksOf, order, POLICIES, sleep, useHarness, TENANT, verifyJws } from "./helpers.js";
 
-let h: Harness;
+const h = useHarness();
 let dir: string;
-beforeAll(async () => {
-  h = await startHarness();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "decionis-keys-"));
 });
-afterAll(async () => {
-  await h.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -85,6 +85,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * One authority for the whole test file: started in `beforeAll`, stopped in
+ * `afterAll`. The returned object is filled in once the authority runs.
+ */
+export function useHarness(options: Partial<LocalAuthorityOptions> = {}): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await startHarness(options));
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+  return h;
+}
+
 /** An authority on port 0 and a client with no retries (tests count requests). */
 export async function startHarness(options: Partial<LocalAuthorityOptions> = {}): Promise<Harness> {
   const authority = await startLocalAuthority({ policies: POLICIES, ...options });

@@ -5,16 +5,10 @@
  */
 import { HttpGateway, RequestRejectedError, RetryPolicy } from "../../src/index.js";
 import type { WireEnforceRequest } from "../../src/gateway/wire.js";
-import { call, order, rawRequest, startHarness, type Harness } from "./helpers.js";
+import { call, order, rawRequest, useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  // The latency keeps a decision in flight long enough to be overtaken.
-  h = await startHarness({ latencyMs: 150 });
-});
-afterAll(async () => {
-  await h.close();
-});
+// The latency keeps a decision in flight long enough to be overtaken.
+const h = useHarness({ latencyMs: 150 });
 
 const enforce = (body: unknown) => call(h.authority, "POST", "/v1/authority/enforce-and-bind", body);
 
