@@ -2,17 +2,10 @@
  * enforce-and-bind against the local h.authority, through the public SDK where
  * it has an API and raw HTTP where the wire itself is the subject.
  */
-import {
-  AuthenticationError,
-  BlockedError,
-  DecionisClient,
-  gate,
-  type Decision,
-  type JsonObject,
-} from "../../src/index.js";
+import { AuthenticationError, BlockedError, gate, type Decision, type JsonObject } from "../../src/index.js";
 import { wireDecisionSchema, wireErrorBodySchema } from "../../src/gateway/wire.js";
 import { startLocalAuthority } from "../../src/local/index.js";
-import { call, clientFor, jwksOf, order, POLICIES, rawRequest, useHarness, TENANT, verifyJws } from "./helpers.js";
+import { call, clientFor, jwksOf, order, POLICIES, rawRequest, useHarness, verifyJws } from "./helpers.js";
 
 const h = useHarness();
 
@@ -69,13 +62,7 @@ describe("every outcome", () => {
   });
 
   test("the grant never outlives a short intent", async () => {
-    const c = new DecionisClient({
-      baseUrl: h.authority.url,
-      apiKey: h.authority.apiKey,
-      tenantId: TENANT,
-      intentTtlMs: 2_500,
-      maxRetries: 0,
-    });
+    const c = clientFor(h.authority, { intentTtlMs: 2_500 });
     const decision = await c.enforce(order(5_000));
     const expiresAt = Date.parse(requestOf(decision).expires_at);
     expect(decision.executionTokenExpiresAt!.getTime()).toBeLessThanOrEqual(expiresAt);
@@ -257,7 +244,7 @@ describe("requests the h.authority refuses", () => {
     const none = await fetch(`${h.authority.url}/v1/health`);
     expect(none.status).toBe(401);
 
-    const wrong = clientFor(h.authority, key);
+    const wrong = clientFor(h.authority, { apiKey: key });
     const error = await wrong.enforce(order(1_000)).catch((e: unknown) => e);
     await wrong.close();
     expect(error).toBeInstanceOf(AuthenticationError);

@@ -7,8 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { wireConsumeResponseSchema, wireJwksSchema } from "../../src/gateway/wire.js";
 import { startLocalAuthority, type KeyFile } from "../../src/local/index.js";
-import { DecionisClient } from "../../src/index.js";
-import { call, clientFor, jwksOf, order, POLICIES, sleep, useHarness, TENANT, verifyJws } from "./helpers.js";
+import { call, clientFor, jwksOf, order, POLICIES, sleep, useHarness, verifyJws } from "./helpers.js";
 
 const h = useHarness();
 let dir: string;
@@ -73,12 +72,7 @@ describe("consume-token", () => {
 
   test("an expired grant is refused", async () => {
     // The grant cannot outlive the intent: a 1 s intent makes a grant that expires within the second.
-    const shortLived = new DecionisClient({
-      baseUrl: h.authority.url,
-      apiKey: h.authority.apiKey,
-      tenantId: TENANT,
-      intentTtlMs: 1_000,
-    });
+    const shortLived = clientFor(h.authority, { intentTtlMs: 1_000 });
     const decision = await shortLived.enforce(order(1_000));
     await shortLived.close();
     await sleep(Math.max(0, decision.executionTokenExpiresAt!.getTime() - Date.now()) + 20);

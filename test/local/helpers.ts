@@ -4,7 +4,7 @@
  * what the SDK has no API for yet, and JWS checks done with node:crypto alone.
  */
 import { createPublicKey, verify, type JsonWebKey } from "node:crypto";
-import { DecionisClient, intentHash, type IntentInput } from "../../src/index.js";
+import { DecionisClient, intentHash, type ClientOptions, type IntentInput } from "../../src/index.js";
 import { newCorrelationId, uuidv7 } from "../../src/intent/ids.js";
 import {
   startLocalAuthority,
@@ -114,8 +114,16 @@ export async function startHarness(options: Partial<LocalAuthorityOptions> = {})
   };
 }
 
-export function clientFor(authority: LocalAuthority, apiKey = authority.apiKey): DecionisClient {
-  return new DecionisClient({ baseUrl: authority.url, apiKey, tenantId: TENANT, system: "broker", maxRetries: 0 });
+/** A client of `authority` with no retries; `options` override. */
+export function clientFor(authority: LocalAuthority, options: ClientOptions = {}): DecionisClient {
+  return new DecionisClient({
+    baseUrl: authority.url,
+    apiKey: authority.apiKey,
+    tenantId: TENANT,
+    system: "broker",
+    maxRetries: 0,
+    ...options,
+  });
 }
 
 /** An OPEN_POSITION intent under the trading policy. */
