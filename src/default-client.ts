@@ -6,7 +6,10 @@
 import { DecionisClient } from "./client.js";
 import type { ClientOptions } from "./options.js";
 
-let current: DecionisClient | undefined;
+// Kept on globalThis under a registry symbol, so the ESM and CommonJS copies of
+// the library (both loaded in one process) share one default client.
+const SLOT = Symbol.for("decionis.defaultClient");
+const shared = globalThis as { [SLOT]?: DecionisClient | undefined };
 
 /**
  * Builds the default client from options (merged over the environment).
@@ -15,13 +18,14 @@ let current: DecionisClient | undefined;
  * configure({ tenantId: "trading_client_001", system: "broker" });
  */
 export function configure(options: ClientOptions = {}): DecionisClient {
-  current = new DecionisClient(options);
-  return current;
+  const client = new DecionisClient(options);
+  shared[SLOT] = client;
+  return client;
 }
 
 /** Makes `client` the default of gates that name none; `undefined` resets to the environment. */
 export function setDefaultClient(client: DecionisClient | undefined): void {
-  current = client;
+  shared[SLOT] = client;
 }
 
 /**
@@ -29,6 +33,6 @@ export function setDefaultClient(client: DecionisClient | undefined): void {
  * @throws {@link ConfigurationError} when the environment lacks the API key.
  */
 export function getDefaultClient(): DecionisClient {
-  current ??= new DecionisClient();
-  return current;
+  shared[SLOT] ??= new DecionisClient();
+  return shared[SLOT];
 }

@@ -37,6 +37,9 @@ export function observe<E>(hook: ((event: E) => unknown) | undefined, event: E):
   }
 }
 
+/** The variables the client reads (`process.env` by default). @internal */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
 /** Options of {@link DecionisClient}. All optional. */
 export interface ClientOptions {
   /**
@@ -214,7 +217,7 @@ const optionsSchema = z.object({
     .optional(),
 });
 
-function fromEnv(name: string, env: NodeJS.ProcessEnv): string | undefined {
+function fromEnv(name: string, env: Environment): string | undefined {
   const value = env[name];
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
@@ -224,7 +227,7 @@ function fromEnv(name: string, env: NodeJS.ProcessEnv): string | undefined {
  * @throws {@link ConfigurationError} naming the option and the fix.
  * @internal
  */
-export function resolveOptions(options: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+export function resolveOptions(options: ClientOptions = {}, env: Environment = process.env): ResolvedOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -46,7 +46,10 @@ export interface MethodSite {
 
 type Wrap = (original: any, options: GateOptions, site: MethodSite) => (...args: unknown[]) => unknown;
 
-const classDefaults = new WeakMap<object, GatedClassOptions>();
+// Shared by the ESM and CommonJS copies of the library, like the default client.
+const DEFAULTS_SLOT = Symbol.for("decionis.classDefaults");
+const classDefaults = ((globalThis as { [DEFAULTS_SLOT]?: WeakMap<object, GatedClassOptions> })[DEFAULTS_SLOT] ??=
+  new WeakMap<object, GatedClassOptions>());
 
 /** @internal */
 export function classDefaultsFor(site: MethodSite, self?: unknown): GatedClassOptions | undefined {
