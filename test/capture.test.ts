@@ -4,21 +4,12 @@
  * HTTP server that must see no request at all.
  */
 import { DecionisClient, gate, InvalidCorrelationIdError, ValidationError, type IntentInput } from "../src/index.js";
-import { startTestAuthority, type TestAuthority } from "./helpers/test-authority.js";
+import { useTestAuthority } from "./helpers/test-authority.js";
 
-let authority: TestAuthority;
+const authority = useTestAuthority({ apiKey: "sk_capture" });
 let client: DecionisClient;
-
-beforeAll(async () => {
-  authority = await startTestAuthority();
-  client = new DecionisClient({ apiKey: "sk_capture", baseUrl: authority.url, tenantId: "acme" });
-});
-afterAll(async () => {
-  await client.close();
-  await authority.close();
-});
-beforeEach(() => {
-  authority.requests.length = 0;
+beforeAll(() => {
+  client = authority.client();
 });
 
 const base: IntentInput = {

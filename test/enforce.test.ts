@@ -13,41 +13,22 @@ import {
   MissingReceiptError,
   RetryPolicy,
   type Decision,
-  type IntentInput,
 } from "../src/index.js";
 import {
   allowFor,
   decisionFor,
-  startTestAuthority,
+  sampleIntent,
+  useTestAuthority,
   type RecordedRequest,
-  type TestAuthority,
 } from "./helpers/test-authority.js";
 
-let authority: TestAuthority;
+const authority = useTestAuthority({ apiKey: "sk_enforce", retryPolicy: RetryPolicy.none() });
 let client: DecionisClient;
-
-beforeAll(async () => {
-  authority = await startTestAuthority();
-  client = new DecionisClient({
-    apiKey: "sk_enforce",
-    baseUrl: authority.url,
-    tenantId: "acme",
-    retryPolicy: RetryPolicy.none(),
-  });
-});
-afterAll(async () => {
-  await client.close();
-  await authority.close();
-});
-beforeEach(() => {
-  authority.requests.length = 0;
+beforeAll(() => {
+  client = authority.client();
 });
 
-const intent: IntentInput = {
-  actor: { id: "bot", type: "TRADING_BOT" },
-  action: { type: "OPEN_POSITION", resource: "EURUSD" },
-  parameters: { qty: 1000 },
-};
+const intent = sampleIntent;
 
 const inPast = () => new Date(Date.now() - 1000).toISOString();
 const farFuture = () => new Date(Date.now() + 3_600_000).toISOString();

@@ -17,29 +17,14 @@ import {
   allowFor,
   decisionFor,
   defaultAnswer,
-  startTestAuthority,
+  useTestAuthority,
   type RecordedRequest,
-  type TestAuthority,
 } from "./helpers/test-authority.js";
 
-let authority: TestAuthority;
+const authority = useTestAuthority({ apiKey: "sk_esc", retryPolicy: RetryPolicy.none() });
 let client: DecionisClient;
-
-beforeAll(async () => {
-  authority = await startTestAuthority();
-  client = new DecionisClient({
-    apiKey: "sk_esc",
-    baseUrl: authority.url,
-    tenantId: "acme",
-    retryPolicy: RetryPolicy.none(),
-  });
-});
-afterAll(async () => {
-  await client.close();
-  await authority.close();
-});
-beforeEach(() => {
-  authority.requests.length = 0;
+beforeAll(() => {
+  client = authority.client();
 });
 
 const intent: IntentInput = {

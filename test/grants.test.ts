@@ -19,39 +19,13 @@ import {
   grantClaims,
   jwks,
   signGrant,
-  startTestAuthority,
+  useTestAuthority,
   type RecordedRequest,
-  type TestAuthority,
 } from "./helpers/test-authority.js";
 
-let authority: TestAuthority;
-const clients: DecionisClient[] = [];
+const authority = useTestAuthority({ apiKey: "sk_grants", retryPolicy: RetryPolicy.none() });
 
-beforeAll(async () => {
-  authority = await startTestAuthority();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await authority.close();
-});
-beforeEach(() => {
-  authority.requests.length = 0;
-  authority.jwks = { keys: [...jwks.keys] };
-  authority.jwksStatus = 200;
-  authority.jwksFetches = 0;
-});
-
-function makeClient(options: ClientOptions = {}): DecionisClient {
-  const client = new DecionisClient({
-    apiKey: "sk_grants",
-    baseUrl: authority.url,
-    tenantId: "acme",
-    retryPolicy: RetryPolicy.none(),
-    ...options,
-  });
-  clients.push(client);
-  return client;
-}
+const makeClient = (options: ClientOptions = {}) => authority.client(options);
 
 const intent: IntentInput = {
   actor: { id: "bot", type: "TRADING_BOT" },

@@ -6,7 +6,6 @@
 import {
   AuthenticationError,
   ContractError,
-  DecionisClient,
   IdempotencyConflictError,
   NetworkError,
   PermissionDeniedError,
@@ -18,42 +17,18 @@ import {
   TimeoutError,
   VERSION,
   type ClientOptions,
-  type IntentInput,
 } from "../src/index.js";
 import { parseRetryAfter } from "../src/gateway/http.js";
-import { startTestAuthority, type TestAuthority } from "./helpers/test-authority.js";
+import { sampleIntent, useTestAuthority } from "./helpers/test-authority.js";
 
-let authority: TestAuthority;
-const clients: DecionisClient[] = [];
-
-beforeAll(async () => {
-  authority = await startTestAuthority();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await authority.close();
-});
-beforeEach(() => {
-  authority.requests.length = 0;
+const authority = useTestAuthority({
+  apiKey: "sk_http_secret",
+  retryPolicy: new RetryPolicy({ maxRetries: 2, baseDelayMs: 5, maxDelayMs: 50 }),
 });
 
-function makeClient(options: ClientOptions = {}): DecionisClient {
-  const client = new DecionisClient({
-    apiKey: "sk_http_secret",
-    baseUrl: authority.url,
-    tenantId: "acme",
-    retryPolicy: new RetryPolicy({ maxRetries: 2, baseDelayMs: 5, maxDelayMs: 50 }),
-    ...options,
-  });
-  clients.push(client);
-  return client;
-}
+const makeClient = (options: ClientOptions = {}) => authority.client(options);
 
-const intent: IntentInput = {
-  actor: { id: "bot", type: "TRADING_BOT" },
-  action: { type: "OPEN_POSITION", resource: "EURUSD" },
-  parameters: { qty: 1000 },
-};
+const intent = sampleIntent;
 
 const errorBody = (code: string, message = code) => ({ error: { code, message, details: {} } });
 

@@ -11,17 +11,11 @@ import {
   type IntentInput,
   type ClientOptions,
 } from "../src/index.js";
-import { decisionFor, startTestAuthority, type RecordedRequest, type TestAuthority } from "./helpers/test-authority.js";
+import { decisionFor, useTestAuthority, type Answer, type RecordedRequest } from "./helpers/test-authority.js";
 
 const KEY = "sk_live_SUPERSECRET_0123456789";
 
-let authority: TestAuthority;
-beforeAll(async () => {
-  authority = await startTestAuthority();
-});
-afterAll(async () => {
-  await authority.close();
-});
+const authority = useTestAuthority();
 
 const intent: IntentInput = {
   actor: { id: "bot", type: "TRADING_BOT" },
@@ -41,7 +35,7 @@ function everyView(error: unknown): string {
 
 const errorBody = (code: string) => ({ error: { code, message: `echo ${code}` } });
 
-const faults: [string, Partial<ClientOptions>, Parameters<TestAuthority["script"]>][] = [
+const faults: [string, Partial<ClientOptions>, Answer[]][] = [
   ["401", {}, [{ status: 401, body: errorBody("UNAUTHENTICATED") }]],
   ["403", {}, [{ status: 403, body: errorBody("FORBIDDEN") }]],
   ["422", {}, [{ status: 422, body: errorBody("IDEMPOTENCY_KEY_REUSED") }]],
@@ -62,9 +56,8 @@ const faults: [string, Partial<ClientOptions>, Parameters<TestAuthority["script"
 describe("the API key appears in no error", () => {
   it.each(faults)("%s", async (_what, options, answers) => {
     authority.script(...answers);
-    const client = new DecionisClient({ apiKey: KEY, baseUrl: authority.url, tenantId: "acme", ...options });
+    const client = authority.client({ apiKey: KEY, ...options });
     const error = await client.enforce(intent).catch((e: unknown) => e);
-    await client.close();
     expect(error).toBeInstanceOf(DecionisError);
     const views = everyView(error);
     expect(views).not.toContain(KEY);
@@ -105,9 +98,8 @@ describe("the API key appears in no error", () => {
   });
 
   it("nor in the client's own JSON or inspection", () => {
-    const client = new DecionisClient({ apiKey: KEY, baseUrl: authority.url, tenantId: "acme" });
+    const client = authority.client({ apiKey: KEY });
     expect(JSON.stringify(client)).not.toContain(KEY);
     expect(inspect(client, { depth: 20, showHidden: true })).not.toContain(KEY);
-    void client.close();
   });
 });

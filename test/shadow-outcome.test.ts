@@ -4,27 +4,9 @@
  * against a real HTTP authority.
  */
 import { DecionisClient, gate, RetryPolicy, type ClientHooks, type ClientOptions } from "../src/index.js";
-import {
-  allowFor,
-  decisionFor,
-  startTestAuthority,
-  type RecordedRequest,
-  type TestAuthority,
-} from "./helpers/test-authority.js";
+import { allowFor, decisionFor, useTestAuthority, type RecordedRequest } from "./helpers/test-authority.js";
 
-let authority: TestAuthority;
-const clients: DecionisClient[] = [];
-
-beforeAll(async () => {
-  authority = await startTestAuthority();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await authority.close();
-});
-beforeEach(() => {
-  authority.requests.length = 0;
-});
+const authority = useTestAuthority({ apiKey: "sk_shadow", retryPolicy: RetryPolicy.none() });
 
 type Events = { decisions: Parameters<NonNullable<ClientHooks["onDecision"]>>[0][]; errors: unknown[] };
 
@@ -32,11 +14,7 @@ function observed(options: ClientOptions = {}): { client: DecionisClient; events
   const events: Events = { decisions: [], errors: [] };
   let settle!: () => void;
   const settled = new Promise<void>((resolve) => (settle = resolve));
-  const client = new DecionisClient({
-    apiKey: "sk_shadow",
-    baseUrl: authority.url,
-    tenantId: "acme",
-    retryPolicy: RetryPolicy.none(),
+  const client = authority.client({
     hooks: {
       onDecision: (e) => {
         events.decisions.push(e);
@@ -49,7 +27,6 @@ function observed(options: ClientOptions = {}): { client: DecionisClient; events
     },
     ...options,
   });
-  clients.push(client);
   return { client, events, settled };
 }
 

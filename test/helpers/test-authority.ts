@@ -5,6 +5,7 @@
  * (by default a well-formed ALLOW bound to the request's intent hash).
  */
 import http from "node:http";
+import { DecionisClient, type ClientOptions, type IntentInput } from "../../src/index.js";
 import type { AddressInfo } from "node:net";
 import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 
@@ -69,6 +70,8 @@ export interface TestAuthority {
   /** Status of the JWKS answer (e.g. 503 to make keys unreachable). */
   jwksStatus: number;
   jwksFetches: number;
+  /** Back to a fresh state: no script, no recorded requests, default answers and keys. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -121,13 +124,13 @@ export function defaultAnswer(req: RecordedRequest): Answer {
   return { status: 404, body: { error: { code: "NOT_FOUND", message: `no route ${req.url}` } } };
 }
 
-export async function startTestAuthority(): Promise<TestAuthority> {
+export async function startTestAuthority(into: Partial<TestAuthority> = {}): Promise<TestAuthority> {
   const queue: Answer[] = [];
   const sockets = new Set<import("node:net").Socket>();
-  const authority: TestAuthority = {
+  const authority: TestAuthority = Object.assign(into, {
     url: "",
     requests: [],
-    script: (...answers) => {
+    script: (...answers: Answer[]) => {
       queue.push(...answers);
     },
     fallback: defaultAnswer,
@@ -141,7 +144,15 @@ export async function startTestAuthority(): Promise<TestAuthority> {
           resolve();
         });
       }),
-  };
+    reset: () => {
+      queue.length = 0;
+      authority.requests.length = 0;
+      authority.fallback = defaultAnswer;
+      authority.jwks = { keys: [...jwks.keys] };
+      authority.jwksStatus = 200;
+      authority.jwksFetches = 0;
+    },
+  });
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -190,4 +201,48 @@ export async function startTestAuthority(): Promise<TestAuthority> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   authority.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return authority;
+}
+
+/** A sample intent for tests that do not care about its content. */
+export const sampleIntent: IntentInput = {
+  actor: { id: "bot", type: "TRADING_BOT" },
+  action: { type: "OPEN_POSITION", resource: "EURUSD" },
+  parameters: { qty: 1000 },
+};
+
+/** A test authority for a whole test file, with a factory of clients bound to it (closed after the file). */
+export interface AuthorityHarness extends TestAuthority {
+  client(options?: ClientOptions): DecionisClient;
+}
+
+/**
+ * Starts a test authority before the file's tests, resets it before each one and
+ * stops it (and every client made with `client()`) after them.
+ */
+export function useTestAuthority(defaults: ClientOptions = {}): AuthorityHarness {
+  const clients: DecionisClient[] = [];
+  const harness = {
+    client(options: ClientOptions = {}): DecionisClient {
+      const client = new DecionisClient({
+        apiKey: "sk_test",
+        baseUrl: harness.url,
+        tenantId: "acme",
+        ...defaults,
+        ...options,
+      });
+      clients.push(client);
+      return client;
+    },
+  } as AuthorityHarness;
+  beforeAll(async () => {
+    await startTestAuthority(harness);
+  });
+  beforeEach(() => {
+    harness.reset();
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await harness.close();
+  });
+  return harness;
 }
