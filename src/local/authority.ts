@@ -21,7 +21,7 @@ import {
 import { canonicalJson, canonicalRecord, LIMITS, sha256Tagged, type WalkBudget } from "../intent/canonical.js";
 import { assertCorrelationId } from "../intent/ids.js";
 import { LocalAuthorityError, ProtocolError } from "./errors.js";
-import { combine, type Evaluator, type PolicyVerdict } from "./evaluator.js";
+import { combine, refusal, type Evaluator, type PolicyVerdict } from "./evaluator.js";
 import { randomId } from "./ids.js";
 import type { Journal, JournalEntry } from "./journal.js";
 import type { KeyRing } from "./keys.js";
@@ -154,6 +154,9 @@ function checkIntentHash(raw: Record<string, unknown>, sent: string): void {
     );
 }
 
+/** Idempotency keys are the caller's, so they are scoped by tenant. */
+const idempotencyScope = (request: WireEnforceRequest): string => `${request.tenant_id}\n${request.idempotency_key}`;
+
 /** The authority. One per server; see the module comment. */
 export class Authority {
   /** Base URL clients reach the authority at; set once the server listens. */
@@ -226,7 +229,7 @@ export class Authority {
         correlation_id: request.correlation_id,
       }),
     );
-    const key = `${request.tenant_id}\n${request.idempotency_key}`;
+    const key = idempotencyScope(request);
     const earlier = this.#byIdempotencyKey.get(key);
     if (earlier !== undefined) {
       if (earlier.fingerprint !== fingerprint)
@@ -261,14 +264,11 @@ export class Authority {
     const verdict =
       usableUntil <= now()
         ? combine([
-            {
-              policy: "(intent)",
-              version: null,
-              rule: null,
-              outcome: "BLOCK",
-              reason_codes: ["INTENT_EXPIRED"],
-              explanation: `The intent expires at ${request.expires_at}, too soon to grant anything: capture it again`,
-            },
+            refusal(
+              "(intent)",
+              "INTENT_EXPIRED",
+              `The intent expires at ${request.expires_at}, too soon to grant anything: capture it again`,
+            ),
           ])
         : await evaluator.evaluate(request);
     const at = now();
@@ -563,10 +563,9 @@ export class Authority {
     switch (entry.type) {
       case "decision": {
         const dossier = entry.data as DossierState;
-        const key = `${dossier.request.tenant_id}\n${dossier.request.idempotency_key}`;
         this.#dossiers.set(dossier.dossier_id, dossier);
         this.#byDecision.set(dossier.decision.decision_id, dossier);
-        this.#byIdempotencyKey.set(key, dossier);
+        this.#byIdempotencyKey.set(idempotencyScope(dossier.request), dossier);
         if (dossier.escalation !== null) this.#byEscalation.set(dossier.escalation.escalation_id, dossier);
         for (const grant of dossier.grants) this.#grants.set(grant.jti, grant);
         return;

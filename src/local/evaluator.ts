@@ -140,15 +140,11 @@ export class Evaluator {
     const refs = request.policy_refs.length > 0 ? [...new Set(request.policy_refs)] : this.#defaultRefs;
     if (refs.length === 0)
       return combine([
-        {
-          policy: "(none)",
-          version: null,
-          rule: null,
-          outcome: "BLOCK",
-          reason_codes: ["NO_POLICY_REFS"],
-          explanation:
-            "The intent names no policy and the policies file sets no default_policy_refs: name a policy in the gate",
-        },
+        refusal(
+          "(none)",
+          "NO_POLICY_REFS",
+          "The intent names no policy and the policies file sets no default_policy_refs: name a policy in the gate",
+        ),
       ]);
     const facts = {
       parameters: request.action.parameters,
@@ -162,15 +158,7 @@ export class Evaluator {
 
   async #evaluateOne(ref: string, facts: Record<string, unknown>): Promise<PolicyVerdict> {
     const compiled = this.#policies.get(ref);
-    if (compiled === undefined)
-      return {
-        policy: ref,
-        version: null,
-        rule: null,
-        outcome: "BLOCK",
-        reason_codes: ["POLICY_NOT_FOUND"],
-        explanation: `No policy "${ref}" is loaded`,
-      };
+    if (compiled === undefined) return refusal(ref, "POLICY_NOT_FOUND", `No policy "${ref}" is loaded`);
     const { policy, version } = compiled;
     try {
       // An engine per run: a json-rules-engine Engine keeps run state and is not safe to share between concurrent runs.
@@ -199,6 +187,11 @@ export class Evaluator {
       };
     }
   }
+}
+
+/** A BLOCK decided without a loaded policy's rules: a missing policy, no policy, an expired intent. */
+export function refusal(policy: string, reasonCode: string, explanation: string): PolicyVerdict {
+  return { policy, version: null, rule: null, outcome: "BLOCK", reason_codes: [reasonCode], explanation };
 }
 
 /** Most restrictive outcome wins; reason codes are merged, the winner's first. */
