@@ -3,7 +3,7 @@
  * every order asks the authority first, and reaches the broker only on ALLOW.
  * Run by `npm run demo` (examples/demo.ts).
  */
-import { BlockedError, gate } from "../src/index.js";
+import { BlockedError, gate, type GateOptions } from "../src/index.js";
 
 export interface Order {
   clientOrderId: string;
@@ -23,21 +23,29 @@ export class PaperBroker {
   }
 }
 
+// No `client`: the gate uses the default client (setDefaultClient / configure), resolved at call time.
+const openPositionGate: GateOptions<[Order]> = {
+  action: "OPEN_POSITION",
+  policy: "cfd-risk-policy",
+  actor: { id: "cfd_bot_7", type: "TRADING_BOT" },
+  resource: (order) => order.symbol,
+  parameters: (order) => ({ side: order.side, qty: order.qty, price: order.price }),
+  context: (order) => ({ notional: order.qty * order.price, leverage: order.leverage }),
+  idempotencyKey: (order) => order.clientOrderId,
+  target: { system: "paper-broker", endpoint: "POST /orders" },
+};
+
 export class TradingBot {
   constructor(private readonly broker: PaperBroker) {}
 
-  // No `client`: the gate uses the default client (setDefaultClient / configure), resolved at call time.
-  @gate({
-    action: "OPEN_POSITION",
-    policy: "cfd-risk-policy",
-    actor: { id: "cfd_bot_7", type: "TRADING_BOT" },
-    resource: (order: Order) => order.symbol,
-    parameters: (order: Order) => ({ side: order.side, qty: order.qty, price: order.price }),
-    context: (order: Order) => ({ notional: order.qty * order.price, leverage: order.leverage }),
-    idempotencyKey: (order: Order) => order.clientOrderId,
-    target: { system: "paper-broker", endpoint: "POST /orders" },
-  })
+  @gate(openPositionGate)
   async openPosition(order: Order): Promise<string> {
+    return this.broker.open(order);
+  }
+
+  /** The same gate, but an escalated order waits for a person's decision and then runs once. */
+  @gate({ ...openPositionGate, escalation: "wait", waitTimeoutMs: 30_000 })
+  async openPositionOnceApproved(order: Order): Promise<string> {
     return this.broker.open(order);
   }
 }
@@ -74,9 +82,7 @@ export async function tradeThreeOrders(log: (line: string) => void = console.log
     ],
   ];
   for (const [i, [label, order]] of orders.entries()) {
-    log(
-      `${i + 1}. ${label}: ${order.side} ${money(order.qty)} ${order.symbol} @ ${order.price} (notional ${money(order.qty * order.price)})`,
-    );
+    log(`${i + 1}. ${label}: ${describeOrder(order)}`);
     try {
       const fill = await bot.openPosition(order);
       log(`   ALLOW  executed by the broker: ${fill}`);
@@ -87,4 +93,33 @@ export async function tradeThreeOrders(log: (line: string) => void = console.log
     log("");
   }
   return broker;
+}
+
+/**
+ * A large order from a bot that waits (`escalation: "wait"`): nothing runs while
+ * a person decides; `approve` plays that person. Runs once, after the approval.
+ */
+export async function tradeWithApproval(
+  broker: PaperBroker,
+  approve: () => Promise<string>,
+  log: (line: string) => void = console.log,
+): Promise<string> {
+  const order: Order = {
+    clientOrderId: "ord-1004",
+    symbol: "GBPUSD",
+    side: "SELL",
+    qty: 200_000,
+    price: 1.27,
+    leverage: 5,
+  };
+  log(`4. Large order, from a bot that waits for a person: ${describeOrder(order)}`);
+  const [fill, escalationId] = await Promise.all([new TradingBot(broker).openPositionOnceApproved(order), approve()]);
+  log(`   ESCALATE  a risk officer approved ${escalationId}; nothing ran until then`);
+  log(`   ALLOW  executed by the broker: ${fill}`);
+  log("");
+  return fill;
+}
+
+function describeOrder(order: Order): string {
+  return `${order.side} ${money(order.qty)} ${order.symbol} @ ${order.price} (notional ${money(order.qty * order.price)})`;
 }

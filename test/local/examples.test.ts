@@ -10,12 +10,12 @@ const ROOT = join(__dirname, "..", "..");
 const TSX = require.resolve("tsx/cli");
 const run = promisify(execFile);
 
-test("npm run demo: the small order executes, the oversized one is blocked with its record, the large one escalates", async () => {
+test("npm run demo: the small order executes, the oversized one is blocked with its record, the large one escalates, and an approved one runs after the approval", async () => {
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const { stdout } = await run(npm, ["run", "--silent", "demo"], { cwd: ROOT, timeout: 20_000 });
   const url = /local authority at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
   expect(url).toBeDefined();
-  const [small, oversized, large] = stdout.split(/\n(?=\d\. )/).slice(1);
+  const [small, oversized, large, approved] = stdout.split(/\n(?=\d\. )/).slice(1);
   expect(small).toMatch(/Small order: BUY 1,000 EURUSD[\s\S]*ALLOW {2}executed by the broker: fill_1/);
   expect(oversized).toMatch(/BLOCK {2}NOTIONAL_LIMIT_EXCEEDED/);
   expect(oversized).toMatch(/why: +Notional above the 1,000,000 hard limit/);
@@ -23,7 +23,10 @@ test("npm run demo: the small order executes, the oversized one is blocked with 
   expect(oversized).toContain(`dossier:    ${url!}/dossiers/dos_`);
   expect(large).toMatch(/ESCALATE {2}LARGE_NOTIONAL_REQUIRES_APPROVAL/);
   expect(large).toMatch(/escalation: esc_[0-9A-Z]{26}/);
-  expect(stdout).toContain("The broker executed 1 of 3 orders");
+  expect(approved).toMatch(
+    /a risk officer approved esc_[0-9A-Z]{26}; nothing ran until then\n {3}ALLOW {2}executed by the broker: fill_2/,
+  );
+  expect(stdout).toContain("The broker executed 2 of 4 orders");
   expect(stdout.split("\n").length).toBeLessThan(30);
 }, 25_000);
 
