@@ -1,0 +1,253 @@
+// `npm run bench`: gated calls beside bare axios and raw node:http against a loopback
+// authority in a child process, 1 and 64 in flight, in interleaved rounds; prints medians and
+// the issue's two target ratios. Exits non-zero only on errors, never on a missed target.
+//
+//   node bench/run.mjs [--rounds 6] [--calls1 1000] [--calls64 4000] [--sdk-axios] [--json out.json]
+//   node bench/run.mjs --profile [profile options]   # the SDK's own CPU per call, no network
+//   node bench/run.mjs --quick                       # a smoke run (2 rounds, few calls)
+import { writeFileSync } from "node:fs";
+import {
+  fmt,
+  gc,
+  machine,
+  makeAxios,
+  makeAxiosSdkConfig,
+  makeGated,
+  makeRaw,
+  measure,
+  median,
+  parseArgs,
+  replayHeaders,
+  startServer,
+  table,
+} from "./lib.mjs";
+
+const TARGET_THROUGHPUT = 0.85; // gated / bare axios calls/s at 64 in flight, at least
+const TARGET_CPU = 1.3; // gated / bare axios client CPU per call, at most
+const G = "gated (SDK)";
+const G_NONE = 'gated, verify: "none"';
+
+async function main(argv) {
+  if (argv.includes("--profile")) {
+    const { main: profile } = await import("./profile.mjs");
+    return profile(argv.filter((a) => a !== "--profile"));
+  }
+  const opts = parseArgs(argv, {
+    rounds: 6,
+    calls1: 1000,
+    calls64: 4000,
+    warmup: 0.15,
+    sdkAxios: false,
+    quick: false,
+    json: "",
+  });
+  if (opts.quick) Object.assign(opts, { rounds: 2, calls1: 300, calls64: 1000 });
+  const concurrencies = [1, 64];
+  const callsAt = { 1: opts.calls1, 64: opts.calls64 };
+
+  const m = machine();
+  console.log(
+    `decionis bench — ${m.nproc} CPUs (${m.cpu}), node ${m.node}, ${m.platform}, load average ${m.loadavg.join(" ")}`,
+  );
+  if (Number(m.loadavg[0]) > m.nproc)
+    console.log(
+      `warning: load average ${m.loadavg[0]} on ${m.nproc} CPUs before the run: other processes compete with the ` +
+        "client and the server, figures will be noisy and CPU per call inflated.",
+    );
+  console.log(
+    `${opts.rounds} rounds × {1, 64} in flight × clients in rotating order; ` +
+      `${opts.calls1} calls per cell at 1 in flight, ${opts.calls64} at 64 (after ${Math.round(opts.warmup * 100)}% warm-up); medians over rounds.`,
+  );
+
+  const server = await startServer();
+  const closers = [];
+  try {
+    // One real gated call, captured at the server: the baselines send exactly these bytes and headers.
+    const gated = makeGated(server.baseUrl);
+    closers.push(gated.close);
+    await gated.call();
+    // The same gate with grant signature verification off: what the Ed25519 check costs.
+    const unverified = makeGated(server.baseUrl, { verify: "none" });
+    closers.push(unverified.close);
+    const captured = await server.lastRequest();
+    const body = captured.body;
+    const headers = replayHeaders(captured.headers);
+    if (!JSON.parse(body).intent_hash) throw new Error("captured SDK request has no intent_hash");
+
+    const clients = [
+      { name: "raw node:http", ...makeRaw(server.port, body, headers) },
+      { name: "bare axios", ...makeAxios(server.baseUrl, body, headers) },
+      ...(opts.sdkAxios ? [{ name: "axios, SDK's config", ...makeAxiosSdkConfig(server.baseUrl, body, headers) }] : []),
+      { name: G, ...gated },
+      { name: G_NONE, ...unverified },
+    ];
+    for (const c of clients.slice(0, -2)) closers.push(c.close);
+    console.log(
+      `request body ${Buffer.byteLength(body)} B, ${Object.keys(headers).length} headers (captured from the SDK); ` +
+        `server pid separate (child process).\n`,
+    );
+
+    // Global warm-up: JIT and sockets for every client at both concurrencies.
+    for (const c of clients) {
+      await measure(c.call, 500, 1);
+      await measure(c.call, 3000, 64);
+    }
+
+    const results = new Map(); // `${name}@${conc}` -> [{...metrics}]
+    for (let round = 0; round < opts.rounds; round++) {
+      const started = performance.now();
+      for (const conc of round % 2 ? [...concurrencies].reverse() : concurrencies) {
+        const order = clients.map((_, i) => clients[(i + round) % clients.length]);
+        for (const c of order) {
+          const n = callsAt[conc];
+          await measure(c.call, Math.max(100, Math.round(n * opts.warmup)), conc);
+          gc();
+          const s0 = await server.usage();
+          const r = await measure(c.call, n, conc);
+          const s1 = await server.usage();
+          if (s1.requests - s0.requests !== n)
+            throw new Error(`${c.name}: server saw ${s1.requests - s0.requests} requests for ${n} calls`);
+          r.serverCpuUsPerCall = (s1.cpuUs - s0.cpuUs) / n;
+          r.cpuUtil = (r.cpuUsPerCall * n) / (r.wallMs * 1000);
+          const key = `${c.name}@${conc}`;
+          if (!results.has(key)) results.set(key, []);
+          results.get(key).push(r);
+        }
+      }
+      process.stderr.write(
+        `round ${round + 1}/${opts.rounds} done in ${fmt((performance.now() - started) / 1000, 1)} s\n`,
+      );
+    }
+
+    // Medians over rounds.
+    const med = (name, conc, field) => median(results.get(`${name}@${conc}`).map((r) => r[field]));
+    const rows = [];
+    for (const conc of concurrencies)
+      for (const c of clients) {
+        const rs = results.get(`${c.name}@${conc}`).map((r) => r.callsPerSec);
+        rows.push([
+          c.name,
+          conc,
+          fmt(med(c.name, conc, "callsPerSec")),
+          `${fmt(Math.min(...rs))}–${fmt(Math.max(...rs))}`,
+          fmt(med(c.name, conc, "p50"), 3),
+          fmt(med(c.name, conc, "p99"), 3),
+          fmt(med(c.name, conc, "cpuUsPerCall")),
+          `${fmt(med(c.name, conc, "cpuUtil") * 100)}%`,
+          fmt(med(c.name, conc, "serverCpuUsPerCall")),
+        ]);
+      }
+    console.log(
+      "\n" +
+        table(
+          [
+            "client",
+            "in flight",
+            "calls/s",
+            "calls/s range",
+            "p50 ms",
+            "p99 ms",
+            "client CPU µs/call",
+            "client CPU busy",
+            "server CPU µs/call",
+          ],
+          rows,
+        ),
+    );
+
+    // Ratios: median over rounds of the per-round ratio (the two cells of a round ran minutes apart at most).
+    const ratio = (a, b, conc, field) => {
+      const ra = results.get(`${a}@${conc}`);
+      const rb = results.get(`${b}@${conc}`);
+      return median(ra.map((r, i) => r[field] / rb[i][field]));
+    };
+    const ratioRows = [];
+    const verdicts = [];
+    for (const conc of [64, 1]) {
+      const tput = ratio(G, "bare axios", conc, "callsPerSec");
+      const cpu = ratio(G, "bare axios", conc, "cpuUsPerCall");
+      const tputOk = tput >= TARGET_THROUGHPUT;
+      const cpuOk = cpu <= TARGET_CPU;
+      ratioRows.push([
+        `gated / bare axios, throughput @${conc}`,
+        fmt(tput, 2),
+        conc === 64 ? `≥ ${TARGET_THROUGHPUT}` : "(context)",
+        conc === 64 ? (tputOk ? "PASS" : "MISS") : "",
+      ]);
+      ratioRows.push([
+        `gated / bare axios, CPU per call @${conc}`,
+        fmt(cpu, 2),
+        `≤ ${TARGET_CPU}`,
+        cpuOk ? "PASS" : "MISS",
+      ]);
+      if (conc === 64) verdicts.push(tputOk);
+      verdicts.push(cpuOk);
+    }
+    for (const conc of [64, 1]) {
+      ratioRows.push([
+        `gated / raw node:http, throughput @${conc}`,
+        fmt(ratio(G, "raw node:http", conc, "callsPerSec"), 2),
+        "(context)",
+        "",
+      ]);
+      ratioRows.push([
+        `gated / raw node:http, CPU per call @${conc}`,
+        fmt(ratio(G, "raw node:http", conc, "cpuUsPerCall"), 2),
+        "(context)",
+        "",
+      ]);
+      ratioRows.push([
+        `bare axios / raw node:http, CPU per call @${conc}`,
+        fmt(ratio("bare axios", "raw node:http", conc, "cpuUsPerCall"), 2),
+        "(context)",
+        "",
+      ]);
+    }
+    for (const conc of [64, 1]) {
+      ratioRows.push([
+        `gated verify:none / bare axios, throughput @${conc}`,
+        fmt(ratio(G_NONE, "bare axios", conc, "callsPerSec"), 2),
+        "(context)",
+        "",
+      ]);
+      ratioRows.push([
+        `gated verify:none / bare axios, CPU per call @${conc}`,
+        fmt(ratio(G_NONE, "bare axios", conc, "cpuUsPerCall"), 2),
+        "(context)",
+        "",
+      ]);
+    }
+    if (opts.sdkAxios)
+      for (const conc of [64, 1])
+        ratioRows.push([
+          `gated / axios with SDK's config, CPU per call @${conc}`,
+          fmt(ratio(G, "axios, SDK's config", conc, "cpuUsPerCall"), 2),
+          "(context)",
+          "",
+        ]);
+    console.log("\n" + table(["ratio (median of per-round ratios)", "value", "target", "verdict"], ratioRows));
+    console.log(
+      `\ntargets: ${verdicts.every(Boolean) ? "all PASS" : `${verdicts.filter((v) => !v).length} MISS`} ` +
+        "(a missed target is reported, not an error)",
+    );
+
+    console.log(`load average after the run: ${machine().loadavg.join(" ")}`);
+    if (opts.json !== "")
+      writeFileSync(
+        opts.json,
+        JSON.stringify({ machine: m, options: opts, results: Object.fromEntries(results) }, null, 2) + "\n",
+      );
+  } finally {
+    for (const close of closers) await close();
+    server.stop();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (error) => {
+    // The stack only: an AxiosError's inspection would print its whole request config.
+    console.error("bench failed:", error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
