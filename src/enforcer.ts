@@ -130,20 +130,22 @@ export class Enforcer {
    */
   async ask(intent: ExecutionIntent, verify: VerifyMode, signal?: AbortSignal): Promise<Decision> {
     const started = performance.now();
-    const b = intent.binding;
     let body: unknown;
     try {
-      body = await this.gateway.enforceAndBind(enforceRequest(intent.body, b.idempotency_key, intent.correlationId), {
-        signal,
-      });
+      body = await this.gateway.enforceAndBind(
+        enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId),
+        {
+          signal,
+        },
+      );
     } catch (error) {
       throw asSdkError(error, signal);
     }
     const wire = parseDecision(body, "decision");
     if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
     const decision = toDecision(wire, body as Record<string, unknown>, {
-      intentId: b.intent_id,
-      idempotencyKey: b.idempotency_key,
+      intentId: intent.intentId,
+      idempotencyKey: intent.idempotencyKey,
       correlationId: intent.correlationId,
     });
     const shadow = intent.mode === "SHADOW";
@@ -162,13 +164,13 @@ export class Enforcer {
     const state: ReceiptState = {
       intent,
       actionHash: actionHash ?? decision.actionHash,
-      tenantId: intent?.binding.tenant_id,
+      tenantId: intent?.tenantId,
       used: false,
       claims: undefined,
       verify,
     };
     if (decision.status === "ALLOW") {
-      accept(decision, intent?.binding.expires_at);
+      accept(decision, intent);
       if (verify === "signature") state.claims = await this.#verifySignature(decision, state);
     }
     this.#receipts.set(decision, state);
@@ -180,18 +182,17 @@ export class Enforcer {
         "KEYS_UNAVAILABLE",
         'verify is "signature" but no keys are known: pass `authorityKeys` (a JWKS object or URL), or use a gateway with getJwks()',
       );
-    const token = d.executionToken!;
-    const key = await this.#keys.get(readGrantHeader(token).kid);
-    const claims = verifyGrant(token, key, {
+    const grant = readGrantHeader(d.executionToken!);
+    const key = await this.#keys.get(grant.kid);
+    return verifyGrant(grant, key, {
       intentHash: state.actionHash,
       decisionId: d.decisionId,
       dossierId: d.dossierId,
       tenantId: state.tenantId,
-      intentExpiresAtMs: state.intent === undefined ? undefined : Date.parse(state.intent.binding.expires_at),
+      intentExpiresAtMs: state.intent?.expiresAtMs,
       clockSkewMs: this.options.clockSkewMs,
       now: Date.now(),
     });
-    return claims;
   }
 
   /**
@@ -218,7 +219,7 @@ export class Enforcer {
         },
       );
     // Re-checked now: time may have passed since the decision.
-    accept(decision, state.intent?.binding.expires_at);
+    accept(decision, state.intent);
     state.used = true;
     if (state.verify === "signature") await this.#claimOnce(decision, state.claims!);
     else if (state.verify === "consume") await this.#consume(decision, state);
@@ -398,7 +399,7 @@ function parseDecision(body: unknown, what: string): WireDecision {
 }
 
 /** Protocol 2.5 for an ALLOW; throws {@link InvalidReceiptError} naming the failed check. */
-function accept(d: Decision, intentExpiresAt: string | undefined): void {
+function accept(d: Decision, intent: ExecutionIntent | undefined): void {
   const id = { decisionId: d.decisionId };
   if (!d.shouldExecute)
     throw new InvalidReceiptError(
@@ -426,10 +427,10 @@ function accept(d: Decision, intentExpiresAt: string | undefined): void {
         expiredAt: expiresAt.toISOString(),
       },
     );
-  if (intentExpiresAt !== undefined && expiresAt.getTime() > Date.parse(intentExpiresAt))
+  if (intent !== undefined && expiresAt.getTime() > intent.expiresAtMs)
     throw new InvalidReceiptError(
       "TOKEN_OUTLIVES_INTENT",
-      `The grant of decision ${d.decisionId} (until ${expiresAt.toISOString()}) outlives its intent (until ${intentExpiresAt})`,
+      `The grant of decision ${d.decisionId} (until ${expiresAt.toISOString()}) outlives its intent (until ${intent.expiresAt})`,
       id,
     );
 }

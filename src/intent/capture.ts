@@ -69,8 +69,16 @@ export interface IntentInput {
 
 /** An intent as sent: the binding, its hash and the siblings. Read-only. */
 export interface ExecutionIntent {
+  /** The binding as sent (parsed from the canonical form on first access). */
   readonly binding: Readonly<WireBinding>;
   readonly intentHash: string;
+  readonly intentId: string;
+  readonly idempotencyKey: string;
+  readonly tenantId: string;
+  /** When the intent expires, ISO 8601. */
+  readonly expiresAt: string;
+  /** The same instant, ms since the epoch. */
+  readonly expiresAtMs: number;
   readonly correlationId: string;
   readonly policyRefs: readonly string[];
   readonly mode: Mode;
@@ -179,46 +187,25 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
   const correlationId =
     i.correlationId === undefined ? newCorrelationId(tenantId, now) : assertCorrelationId(i.correlationId, tenantId);
 
-  const actor = {
-    id: i.actor.id,
-    type: i.actor.type,
-    runtime: i.actor.runtime ?? "node",
-    ...(i.actor.trustLevel === undefined ? {} : { trust_level: i.actor.trustLevel }),
-  };
-  const target = {
-    system: i.target?.system ?? defaults.system ?? "app",
-    operation: i.target?.operation ?? i.action.type,
-    ...(i.target?.endpoint === undefined ? {} : { endpoint: i.target.endpoint }),
-  };
-  const binding: WireBinding = {
-    protocol_version: PROTOCOL_VERSION,
-    tenant_id: tenantId,
-    intent_id: intentId,
-    idempotency_key: i.idempotencyKey ?? intentId,
-    captured_at: iso(now),
-    expires_at: iso(now + defaults.intentTtlMs),
-    actor,
-    action: {
-      type: i.action.type,
-      resource: i.action.resource,
-      parameters: JSON.parse(parametersJson) as Record<string, unknown>,
-    },
-    context: JSON.parse(contextJson) as Record<string, unknown>,
-    downstream_target: target,
-  };
-
   const s = JSON.stringify;
-  // Sorted keys at every level; caller data already canonical.
+  const trustLevel = i.actor.trustLevel;
+  const endpoint = i.target?.endpoint;
+  const idempotencyKey = i.idempotencyKey ?? intentId;
+  const expiresAtMs = now + defaults.intentTtlMs;
+  const expiresAt = iso(expiresAtMs);
+  // The canonical binding, written directly: keys in sorted order at every level,
+  // caller data already canonical. The conformance tests check it against a full
+  // canonicalisation of the parsed binding.
   const canonical =
-    `{"action":{"parameters":${parametersJson},"resource":${s(binding.action.resource)},"type":${s(binding.action.type)}}` +
-    `,"actor":{"id":${s(actor.id)},"runtime":${s(actor.runtime)}` +
-    (actor.trust_level === undefined ? "" : `,"trust_level":${s(actor.trust_level)}`) +
-    `,"type":${s(actor.type)}}` +
-    `,"captured_at":${s(binding.captured_at)},"context":${contextJson}` +
+    `{"action":{"parameters":${parametersJson},"resource":${s(i.action.resource)},"type":${s(i.action.type)}}` +
+    `,"actor":{"id":${s(i.actor.id)},"runtime":${s(i.actor.runtime ?? "node")}` +
+    (trustLevel === undefined ? "" : `,"trust_level":${s(trustLevel)}`) +
+    `,"type":${s(i.actor.type)}}` +
+    `,"captured_at":${s(iso(now))},"context":${contextJson}` +
     `,"downstream_target":{` +
-    (target.endpoint === undefined ? "" : `"endpoint":${s(target.endpoint)},`) +
-    `"operation":${s(target.operation)},"system":${s(target.system)}}` +
-    `,"expires_at":${s(binding.expires_at)},"idempotency_key":${s(binding.idempotency_key)}` +
+    (endpoint === undefined ? "" : `"endpoint":${s(endpoint)},`) +
+    `"operation":${s(i.target?.operation ?? i.action.type)},"system":${s(i.target?.system ?? defaults.system ?? "app")}}` +
+    `,"expires_at":${s(expiresAt)},"idempotency_key":${s(idempotencyKey)}` +
     `,"intent_id":${s(intentId)},"protocol_version":${s(PROTOCOL_VERSION)},"tenant_id":${s(tenantId)}}`;
 
   if (Buffer.byteLength(canonical, "utf8") > LIMITS.maxCanonicalBytes)
@@ -234,5 +221,21 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
     canonical.slice(0, -1) +
     `,"intent_hash":${s(intentHash)},"mode":${s(defaults.mode)},"policy_refs":${s(policyRefs)},"correlation_id":${s(correlationId)}}`;
 
-  return Object.freeze({ binding, intentHash, correlationId, policyRefs, mode: defaults.mode, body });
+  let binding: WireBinding | undefined;
+  return Object.freeze({
+    get binding(): WireBinding {
+      binding ??= Object.freeze(JSON.parse(canonical) as WireBinding);
+      return binding;
+    },
+    intentHash,
+    intentId,
+    idempotencyKey,
+    tenantId,
+    expiresAt,
+    expiresAtMs,
+    correlationId,
+    policyRefs,
+    mode: defaults.mode,
+    body,
+  });
 }
