@@ -60,20 +60,23 @@ export const wireEnforceRequestSchema = wireBindingSchema.extend({
 });
 export type WireEnforceRequest = z.infer<typeof wireEnforceRequestSchema>;
 
-export const wireDecisionSchema = z.object({
-  decision_id: z.string().min(1).max(200),
-  status: z.enum(DECISION_STATUSES),
-  should_execute: z.boolean(),
-  reason_codes: z.array(z.string().max(120).regex(REASON_CODE_PATTERN)).max(50),
-  action_hash: z.string().regex(HASH_PATTERN),
-  execution_token: z.string().min(1).nullable(),
-  execution_token_expires_at: isoInstant.nullable(),
-  dossier_id: z.string().min(1).max(200).nullable(),
-  dossier_url: z.string().max(2000).nullable().optional(),
-  explanation: z.string().max(10_000).nullable().optional(),
-  policy_version: z.string().max(200).nullable().optional(),
-  escalation_id: z.string().min(1).max(200).nullable().optional(),
-});
+// Compiled: checked on every gated call (zod's generated fast path; its runtime parser on failure).
+export const wireDecisionSchema = z.compile(
+  z.object({
+    decision_id: z.string().min(1).max(200),
+    status: z.enum(DECISION_STATUSES),
+    should_execute: z.boolean(),
+    reason_codes: z.array(z.string().max(120).regex(REASON_CODE_PATTERN)).max(50),
+    action_hash: z.string().regex(HASH_PATTERN),
+    execution_token: z.string().min(1).nullable(),
+    execution_token_expires_at: isoInstant.nullable(),
+    dossier_id: z.string().min(1).max(200).nullable(),
+    dossier_url: z.string().max(2000).nullable().optional(),
+    explanation: z.string().max(10_000).nullable().optional(),
+    policy_version: z.string().max(200).nullable().optional(),
+    escalation_id: z.string().min(1).max(200).nullable().optional(),
+  }),
+);
 export type WireDecision = z.infer<typeof wireDecisionSchema>;
 
 export const ESCALATION_TERMINAL_STATUSES = [

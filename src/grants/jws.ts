@@ -19,16 +19,18 @@ const headerSchema = z.strictObject({
 });
 
 /** The claims of an execution grant. */
-export const grantClaimsSchema = z.object({
-  iss: z.string().min(1),
-  jti: z.string().min(1).max(200),
-  decision_id: z.string().min(1),
-  dossier_id: z.string().min(1),
-  tenant_id: z.string().min(1),
-  iat: z.number().int(),
-  exp: z.number().int(),
-  binding: z.object({ intent_hash: z.string().regex(HASH_PATTERN) }),
-});
+export const grantClaimsSchema = z.compile(
+  z.object({
+    iss: z.string().min(1),
+    jti: z.string().min(1).max(200),
+    decision_id: z.string().min(1),
+    dossier_id: z.string().min(1),
+    tenant_id: z.string().min(1),
+    iat: z.number().int(),
+    exp: z.number().int(),
+    binding: z.object({ intent_hash: z.string().regex(HASH_PATTERN) }),
+  }),
+);
 export type GrantClaims = z.infer<typeof grantClaimsSchema>;
 
 /** What a grant must match: this call's intent and decision. */

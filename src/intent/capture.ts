@@ -97,32 +97,35 @@ export interface CaptureDefaults {
 
 const text = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
 
-const intentInputSchema = z.object({
-  actor: z.object(
-    {
-      id: text(200),
-      type: text(100),
-      runtime: text(100).optional(),
-      trustLevel: text(100).optional(),
-    },
-    "must be an object { id, type }",
-  ),
-  action: z.object({ type: text(200), resource: text(500) }, "must be an object { type, resource }"),
-  parameters: z.unknown().optional(),
-  context: z.unknown().optional(),
-  policyRefs: z.array(text(200), "must be an array of policy ids").max(50).optional(),
-  tenantId: text(200)
-    .refine((t) => !t.includes("|"), 'must not contain "|" (it separates the parts of a correlation id)')
-    .optional(),
-  idempotencyKey: text(180).optional(),
-  correlationId: z.unknown().optional(),
-  target: z
-    .object(
-      { system: text(200).optional(), operation: text(500), endpoint: text(500).optional() },
-      "must be an object { system?, operation, endpoint? }",
-    )
-    .optional(),
-});
+// z.compile: zod's generated fast path for the happy case, its runtime parser for errors.
+const intentInputSchema = z.compile(
+  z.object({
+    actor: z.object(
+      {
+        id: text(200),
+        type: text(100),
+        runtime: text(100).optional(),
+        trustLevel: text(100).optional(),
+      },
+      "must be an object { id, type }",
+    ),
+    action: z.object({ type: text(200), resource: text(500) }, "must be an object { type, resource }"),
+    parameters: z.unknown().optional(),
+    context: z.unknown().optional(),
+    policyRefs: z.array(text(200), "must be an array of policy ids").max(50).optional(),
+    tenantId: text(200)
+      .refine((t) => !t.includes("|"), 'must not contain "|" (it separates the parts of a correlation id)')
+      .optional(),
+    idempotencyKey: text(180).optional(),
+    correlationId: z.unknown().optional(),
+    target: z
+      .object(
+        { system: text(200).optional(), operation: text(500), endpoint: text(500).optional() },
+        "must be an object { system?, operation, endpoint? }",
+      )
+      .optional(),
+  }),
+);
 
 const HINTS: Record<string, string> = {
   "actor.id": "give the gate an `actor: { id, type }`",
