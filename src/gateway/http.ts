@@ -41,6 +41,13 @@ export interface HttpGatewayOptions {
 }
 
 const RETRY_STATE = "axios-retry";
+
+/** Whether the environment names a proxy axios would use (it then resolves it per request, NO_PROXY included). */
+function usesEnvProxy(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"].some(
+    (name) => (env[name] ?? "") !== "",
+  );
+}
 const identity = <T>(data: T): T => data;
 
 /**
@@ -72,7 +79,8 @@ export class HttpGateway implements DecisionGateway {
       responseType: "text",
       transformRequest: [identity],
       transformResponse: [identity],
-      transitional: { clarifyTimeoutError: true, silentJSONParsing: false, forcedJSONParsing: false },
+      // No env proxy configured: tell axios so, instead of it re-reading the environment per request.
+      ...(usesEnvProxy() ? {} : { proxy: false as const }),
       headers: {
         "content-type": "application/json",
         accept: "application/json",
