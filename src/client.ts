@@ -85,8 +85,8 @@ export class DecionisClient {
    * @throws {@link InvalidReceiptError} / {@link BindingMismatchError} / {@link ContractError} when an answer cannot be trusted.
    * @throws {@link RetryExhaustedError} and the other transport errors when the authority cannot be asked.
    */
-  enforce(input: IntentInput, options?: CallOptions): Promise<Decision>;
   enforce<R>(input: IntentInput, options: EnforceExecuteOptions<R>): Promise<Awaited<R>>;
+  enforce(input: IntentInput, options?: CallOptions): Promise<Decision>;
   async enforce<R>(
     input: IntentInput,
     options: CallOptions & { execute?: (decision: Decision) => R } = {},
@@ -115,7 +115,10 @@ export class DecionisClient {
         );
       }
       if (execute === undefined) return decision;
+      // An abort that lands after the answer still stops the run.
+      call.signal?.throwIfAborted();
       await this.#enforcer.claim(decision);
+      call.signal?.throwIfAborted();
     } catch (error) {
       this.#enforcer.reportError(error, intent);
       throw error;

@@ -17,18 +17,20 @@ import { ConfigurationError } from "./errors/input.js";
 import { RequestRejectedError, TransportError } from "./errors/transport.js";
 import { waitForEscalation, type WaitOptions } from "./escalation/wait.js";
 import { enforceRequest, type DecisionGateway } from "./gateway/gateway.js";
-import { wireConsumeResponseSchema, wireDecisionSchema, type Mode, type WireDecision } from "./gateway/wire.js";
+import { z } from "zod";
+import { MODES, wireConsumeResponseSchema, wireDecisionSchema, type Mode, type WireDecision } from "./gateway/wire.js";
 import { readGrantHeader, verifyGrant, type GrantClaims } from "./grants/jws.js";
 import { KeyRing } from "./grants/keys.js";
 import { InMemoryReplayStore, type ReplayStore } from "./grants/replay.js";
 import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/capture.js";
+import { sha256Tagged } from "./intent/canonical.js";
 import { observe, type ClientHooks, type ResolvedOptions, type VerifyMode } from "./options.js";
 import { OutcomeQueue, outcomeOf } from "./outcome.js";
 
 /** Per-call options of `enforce` / `decide`; each overrides the client's. */
 export interface CallOptions {
-  /** Aborts the request (or the wait); the call rejects with the signal's reason. */
-  signal?: AbortSignal;
+  /** Aborts the request (or the wait); the call rejects with the signal's reason and nothing runs. */
+  signal?: AbortSignal | undefined;
   /** Grant verification for this call. @default the client's */
   verify?: VerifyMode;
   /** `"SHADOW"`: run without waiting, report the decision only. @default the client's */
@@ -83,7 +85,14 @@ export class Enforcer {
     const limits = { refetchIntervalMs: o.keysRefetchIntervalMs, maxAgeMs: 10 * 60_000 };
     const keys = o.authorityKeys;
     if (typeof keys === "object") return new KeyRing("the configured authorityKeys", undefined, limits, keys);
-    if (this.gateway.getJwks === undefined) return undefined;
+    if (this.gateway.getJwks === undefined) {
+      if (typeof keys === "string")
+        throw new ConfigurationError(
+          "authorityKeys",
+          "authorityKeys is a URL but the gateway has no getJwks() to fetch it: pass the JWKS object instead",
+        );
+      return undefined;
+    }
     const getJwks = this.gateway.getJwks.bind(this.gateway);
     if (typeof keys === "string") return new KeyRing(keys, () => getJwks({ url: keys }), limits);
     return new KeyRing(`${o.baseUrl}/.well-known/jwks.json`, () => getJwks(), limits);
@@ -96,10 +105,15 @@ export class Enforcer {
     return fn;
   }
 
-  /** The settings of one call: defaults < client < call. */
+  /**
+   * The settings of one call: defaults < client < call. Call and gate options
+   * are checked like the client's: a misspelt `verify` must not switch checks off.
+   * @throws {@link ConfigurationError} naming the option.
+   */
   settings(
     call: CallOptions,
   ): Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> & Pick<CallOptions, "signal" | "waitTimeoutMs"> {
+    checkCallOptions(call);
     const o = this.options;
     const waitTimeoutMs = call.waitTimeoutMs ?? o.waitTimeoutMs;
     return {
@@ -220,16 +234,30 @@ export class Enforcer {
       );
     // Re-checked now: time may have passed since the decision.
     accept(decision, state.intent);
+    const claims = state.claims;
+    if (claims !== undefined && claims.exp * 1000 + this.options.clockSkewMs <= Date.now())
+      throw new InvalidReceiptError("TOKEN_EXPIRED", `The grant of decision ${decision.decisionId} expired`, {
+        decisionId: decision.decisionId,
+      });
     state.used = true;
-    if (state.verify === "signature") await this.#claimOnce(decision, state.claims!);
-    else if (state.verify === "consume") await this.#consume(decision, state);
+    if (state.verify === "consume") await this.#consume(decision, state);
+    // One run per grant in this process whatever the mode: two receipts can carry
+    // the same grant (an escalation fetched twice). Signed grants are known by jti.
+    else if (claims !== undefined)
+      await this.#claimOnce(decision, claims.jti, claims.exp * 1000 + this.options.clockSkewMs);
+    else
+      await this.#claimOnce(
+        decision,
+        `token:${sha256Tagged(decision.executionToken!)}`,
+        decision.executionTokenExpiresAt!.getTime(),
+      );
     return decision;
   }
 
-  async #claimOnce(d: Decision, claims: GrantClaims): Promise<void> {
+  async #claimOnce(d: Decision, jti: string, expiresAtMs: number): Promise<void> {
     let first: boolean;
     try {
-      first = await this.#replay.claim(claims.jti, claims.exp * 1000 + this.options.clockSkewMs);
+      first = await this.#replay.claim(jti, expiresAtMs);
     } catch (error) {
       throw new InvalidReceiptError("REPLAY_STORE_FAILED", "The replay store could not record the grant", {
         decisionId: d.decisionId,
@@ -237,9 +265,9 @@ export class Enforcer {
       });
     }
     if (!first)
-      throw new InvalidReceiptError("TOKEN_REPLAYED", `The grant ${claims.jti} was already used`, {
+      throw new InvalidReceiptError("TOKEN_REPLAYED", `The grant of decision ${d.decisionId} was already used`, {
         decisionId: d.decisionId,
-        jti: claims.jti,
+        jti,
       });
   }
 
@@ -293,6 +321,10 @@ export class Enforcer {
       );
     const state = original === undefined ? undefined : this.#receipts.get(original);
     const getEscalation = this.#need("getEscalation");
+    // Past the intent's expiry no grant can be valid: waiting longer is pointless.
+    const intentLeft = state?.intent === undefined ? undefined : Math.max(0, state.intent.expiresAtMs - Date.now());
+    if (intentLeft !== undefined && (options.timeoutMs === undefined || intentLeft < options.timeoutMs))
+      options = { ...options, timeoutMs: intentLeft };
     const result = await waitForEscalation(
       escalationId,
       async (signal) => {
@@ -383,6 +415,24 @@ export class Enforcer {
   #emit<K extends keyof ClientHooks>(name: K, event: Parameters<NonNullable<ClientHooks[K]>>[0]): void {
     observe(this.options.hooks[name] as ((e: typeof event) => unknown) | undefined, event);
   }
+}
+
+const callOptionsSchema = z.object({
+  verify: z.enum(["signature", "consume", "none"]).optional(),
+  mode: z.enum(MODES).optional(),
+  escalation: z.enum(["throw", "wait"]).optional(),
+  waitTimeoutMs: z.number().int().min(0).optional(),
+  reportOutcome: z.boolean().optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+});
+
+/** @internal */
+export function checkCallOptions(call: unknown): void {
+  const parsed = callOptionsSchema.safeParse(call);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  const option = issue.path.map(String).join(".") || "options";
+  throw new ConfigurationError(option, `${option} ${issue.message}`);
 }
 
 function parseDecision(body: unknown, what: string): WireDecision {

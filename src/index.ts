@@ -18,10 +18,25 @@ export {
 export { gated, getGatedMethods, type GatedClassOptions, type GatedMethodInfo } from "./gate/decorators.js";
 export type { Decision, DecisionStatus } from "./decision.js";
 export type { CallOptions } from "./enforcer.js";
-export type { IntentInput, ActorInput, TargetInput, ExecutionIntent, JsonObject, JsonValue } from "./intent/capture.js";
+export type {
+  IntentInput,
+  ActorInput,
+  TargetInput,
+  ExecutionIntent,
+  JsonObject,
+  JsonObjectInput,
+  JsonValue,
+} from "./intent/capture.js";
 export { canonicalJson, intentHash } from "./intent/canonical.js";
 export type { DecisionGateway, EnforceRequest, GatewayCallOptions } from "./gateway/gateway.js";
-export type { WireJwks as Jwks } from "./gateway/wire.js";
+export type {
+  WireJwks as Jwks,
+  WireEnforceRequest,
+  WireDecision,
+  WireEscalation,
+  WireConsumeRequest,
+  WireOutcome,
+} from "./gateway/wire.js";
 export { HttpGateway, type HttpGatewayOptions } from "./gateway/http.js";
 export { RetryPolicy, type RetryPolicyOptions } from "./retry.js";
 export type { ClientOptions, ClientHooks, VerifyMode } from "./options.js";

@@ -11,11 +11,15 @@ import type { DecisionGateway } from "./gateway/gateway.js";
 import type { ExecutionIntent } from "./intent/capture.js";
 import { MODES, wireJwksSchema, type Mode, type WireJwks } from "./gateway/wire.js";
 import type { ReplayStore } from "./grants/replay.js";
+import { HEADER_SAFE } from "./intent/capture.js";
 import { RetryPolicy } from "./retry.js";
 
 /** Told of every decision, retry and error. Hooks observe; what they throw is ignored. */
 export interface ClientHooks {
-  /** After every decision, allowed or not; `shadow` when the call did not wait for it. */
+  /**
+   * Every decision as received, allowed or not, before the acceptance and grant
+   * checks (a refused ALLOW is also reported to `onError`); `shadow` when the call did not wait for it.
+   */
   onDecision?: (event: { decision: Decision; intent: ExecutionIntent; shadow: boolean; durationMs: number }) => unknown;
   /** Before each retry of a request to the authority. */
   onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => unknown;
@@ -244,8 +248,8 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
       maxDelayMs: Math.max(5_000, o.retryBackoffMs ?? 0),
     });
   const tenantId = o.tenantId ?? fromEnv("DECIONIS_TENANT_ID", env);
-  if (tenantId !== undefined && (tenantId.includes("|") || tenantId.length > 200))
-    throw new ConfigurationError("tenantId", 'DECIONIS_TENANT_ID must be 1..200 characters without "|"');
+  if (tenantId !== undefined && (tenantId.includes("|") || tenantId.length > 200 || !HEADER_SAFE.test(tenantId)))
+    throw new ConfigurationError("tenantId", 'tenantId must be 1..200 printable ASCII characters without "|"');
   return {
     apiKey: o.apiKey ?? fromEnv("DECIONIS_API_KEY", env),
     baseUrl: normaliseBaseUrl(o.baseUrl ?? fromEnv("DECIONIS_BASE_URL", env) ?? DEFAULTS.baseUrl),

@@ -38,7 +38,7 @@ describe("intent hash conformance vectors", () => {
 describe("the body the client sends", () => {
   it("hashes exactly its binding, assembled piecewise, equal to a full canonicalisation", async () => {
     const gateway = new MockGateway();
-    const client = new DecionisClient({ gateway, tenantId: "tenant_é", system: "shopify" });
+    const client = new DecionisClient({ gateway, tenantId: "tenant_e", system: "shopify" });
     await client.enforce({
       actor: { id: "agent-🚀", type: "AI_AGENT", runtime: "mcp", trustLevel: "verified" },
       action: { type: "refund_order", resource: "shopify:order:1" },
@@ -53,7 +53,7 @@ describe("the body the client sends", () => {
     expect(intent_hash).toBe(intentHash(binding));
     expect(gateway.last.body.startsWith(canonicalJson(binding).slice(0, -1))).toBe(true);
     expect({ mode, policy_refs }).toEqual({ mode: "ENFORCEMENT", policy_refs: ["refund-policy"] });
-    expect(correlation_id).toMatch(/^t:tenant_é\|c:[0-9a-f-]{36}$/);
+    expect(correlation_id).toMatch(/^t:tenant_e\|c:[0-9a-f-]{36}$/);
     expect(binding["actor"]).toEqual({ id: "agent-🚀", type: "AI_AGENT", runtime: "mcp", trust_level: "verified" });
   });
 

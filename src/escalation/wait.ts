@@ -3,7 +3,9 @@
  * backoff and jitter, 500 ms rising to 5 s, bounded by the escalation's
  * expiry, the caller's timeout and an AbortSignal.
  */
+import { z } from "zod";
 import { DecionisError } from "../errors/base.js";
+import { ConfigurationError } from "../errors/input.js";
 import { ContractError } from "../errors/decision.js";
 import {
   ESCALATION_TERMINAL_STATUSES,
@@ -52,6 +54,12 @@ export type WaitResult =
 
 const TERMINAL = new Set<string>(ESCALATION_TERMINAL_STATUSES);
 
+const waitOptionsSchema = z.object({
+  timeoutMs: z.number().int().min(0).optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  onUpdate: z.custom<(u: EscalationUpdate) => unknown>((f) => typeof f === "function", "must be a function").optional(),
+});
+
 /** @internal Delays between polls: 500 ms doubling to 5 s, each with ±20% jitter. */
 export function pollDelay(poll: number, random: () => number = Math.random): number {
   const base = Math.min(5_000, 500 * 2 ** poll);
@@ -85,6 +93,12 @@ export async function waitForEscalation(
   fetch: (signal: AbortSignal | undefined) => Promise<unknown>,
   options: WaitOptions,
 ): Promise<WaitResult> {
+  const checked = waitOptionsSchema.safeParse(options);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const option = issue.path.map(String).join(".") || "options";
+    throw new ConfigurationError(option, `${option} ${issue.message}`);
+  }
   const started = Date.now();
   const callerDeadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : started + options.timeoutMs;
   let lastStatus: string | undefined;

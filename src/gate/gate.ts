@@ -10,7 +10,7 @@ import type { Mode } from "../gateway/wire.js";
 import type { VerifyMode } from "../options.js";
 import { getDefaultClient } from "../default-client.js";
 import { ConfigurationError, ValidationError } from "../errors/input.js";
-import type { ActorInput, IntentInput, JsonObject, TargetInput } from "../intent/capture.js";
+import type { ActorInput, IntentInput, JsonObjectInput, TargetInput } from "../intent/capture.js";
 import {
   classDefaultsFor,
   decorate,
@@ -43,9 +43,9 @@ export interface GateOptions<A extends readonly unknown[] = any[], T = any> {
   /** What the action touches. @default the operation name, e.g. `"TradingBot.openPosition"` */
   resource?: Resolvable<string, A, T>;
   /** The action's parameters. @default `{ args: [...arguments] }` when every argument is JSON data */
-  parameters?: Resolvable<JsonObject, A, T>;
+  parameters?: Resolvable<JsonObjectInput, A, T>;
   /** Facts for the policy. @default {} */
-  context?: Resolvable<JsonObject, A, T>;
+  context?: Resolvable<JsonObjectInput, A, T>;
   /** e.g. `(order) => order.clientOrderId`. @default a new UUIDv7 per call */
   idempotencyKey?: Resolvable<string, A, T>;
   /** @default the class's `@gated({ tenantId })`, else the client's */
@@ -147,10 +147,7 @@ function intentOf(
       type: resolve(options.action, "action", self, args) as string,
       resource: resolve(options.resource, "resource", self, args) ?? operation,
     },
-    parameters:
-      options.parameters === undefined
-        ? { args: args as JsonObject[] }
-        : resolve(options.parameters, "parameters", self, args),
+    parameters: options.parameters === undefined ? { args } : resolve(options.parameters, "parameters", self, args),
     context: resolve(options.context, "context", self, args),
     target: { operation, ...options.target },
     ...(policyRefs === undefined ? {} : { policyRefs }),

@@ -135,7 +135,8 @@ export async function verifyGrant(
     );
   if (claims.iat * 1000 - skew > expected.now)
     throw new InvalidReceiptError("TOKEN_CLAIMS_INVALID", "The execution token was issued in the future", ids);
-  if (expected.intentExpiresAtMs !== undefined && claims.exp * 1000 > expected.intentExpiresAtMs + skew)
+  // No skew here: both instants come from the same clock, the authority's.
+  if (expected.intentExpiresAtMs !== undefined && claims.exp * 1000 > expected.intentExpiresAtMs)
     throw new InvalidReceiptError("TOKEN_OUTLIVES_INTENT", "The execution token outlives its intent", ids);
   return claims;
 }

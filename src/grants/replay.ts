@@ -48,6 +48,8 @@ export class InMemoryReplayStore implements ReplayStore {
   claim(jti: string, expiresAtMs: number, now: number = Date.now()): boolean {
     const existing = this.#seen.get(jti);
     if (existing !== undefined && existing > now) return false;
+    // An id already past its expiry is never claimable: its grant cannot run anyway.
+    if (expiresAtMs <= now) return false;
     this.#sweepFront(now);
     if (this.#seen.size >= this.#maxEntries) this.#sweep(now);
     if (this.#seen.size >= this.#maxEntries)

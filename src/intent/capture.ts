@@ -13,6 +13,13 @@ import { assertCorrelationId, newCorrelationId, uuidv7 } from "./ids.js";
 export type JsonObject = { [key: string]: JsonValue | undefined };
 /** JSON data: the only values an intent can carry. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+/**
+ * What `parameters` and `context` accept at compile time: any object type,
+ * interfaces included (TypeScript will not match an interface to an index
+ * signature). That it is a plain object of JSON data is checked at run time,
+ * before any request, with the path of the first bad value.
+ */
+export type JsonObjectInput = object;
 
 /** Who acts. */
 export interface ActorInput {
@@ -52,9 +59,9 @@ export interface IntentInput {
     resource: string;
   };
   /** The action's parameters: JSON data. @default {} */
-  parameters?: JsonObject;
+  parameters?: JsonObjectInput;
   /** Facts for the policy: JSON data. @default {} */
-  context?: JsonObject;
+  context?: JsonObjectInput;
   /** Policies to evaluate. @default [] */
   policyRefs?: readonly string[];
   /** @default the client's tenantId */
@@ -97,6 +104,15 @@ export interface CaptureDefaults {
 
 const text = (max: number) => z.string().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
 
+/**
+ * Values that also travel in HTTP headers (`idempotency-key`, `x-correlation-id`)
+ * must survive them byte for byte: printable ASCII, no leading or trailing space.
+ * (axios would silently drop other characters, so header and body would disagree.)
+ */
+export const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+const headerSafe = (max: number) =>
+  text(max).regex(HEADER_SAFE, "must be printable ASCII without leading or trailing spaces (it is sent in a header)");
+
 // z.compile: zod's generated fast path for the happy case, its runtime parser for errors.
 const intentInputSchema = z.compile(
   z.object({
@@ -113,10 +129,10 @@ const intentInputSchema = z.compile(
     parameters: z.unknown().optional(),
     context: z.unknown().optional(),
     policyRefs: z.array(text(200), "must be an array of policy ids").max(50).optional(),
-    tenantId: text(200)
+    tenantId: headerSafe(200)
       .refine((t) => !t.includes("|"), 'must not contain "|" (it separates the parts of a correlation id)')
       .optional(),
-    idempotencyKey: text(180).optional(),
+    idempotencyKey: headerSafe(180).optional(),
     correlationId: z.unknown().optional(),
     target: z
       .object(
@@ -178,8 +194,8 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
 
   const tenantId = i.tenantId ?? defaults.tenantId;
   if (tenantId === undefined) throw new ValidationError("tenantId", `is required: ${HINTS["tenantId"]!}`);
-  if (tenantId.includes("|") || tenantId.length > 200)
-    throw new ValidationError("tenantId", 'must be 1..200 characters without "|"');
+  if (tenantId.includes("|") || tenantId.length > 200 || !HEADER_SAFE.test(tenantId))
+    throw new ValidationError("tenantId", 'must be 1..200 printable ASCII characters without "|"');
 
   const budget: WalkBudget = { entries: 0 };
   const parametersJson = asObject(i.parameters, "parameters", budget);

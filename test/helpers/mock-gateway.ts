@@ -13,7 +13,7 @@ export function allowAnswer(request: EnforceRequest, overrides: Record<string, u
     should_execute: true,
     reason_codes: ["WITHIN_LIMITS"],
     action_hash: r.intent_hash,
-    execution_token: "header.payload.signature",
+    execution_token: `header.${r.intent_id}.signature`,
     execution_token_expires_at: new Date(Math.min(Date.now() + 30_000, Date.parse(r.expires_at))).toISOString(),
     dossier_id: `dos_${r.intent_id}`,
     dossier_url: `https://authority.test/dossiers/dos_${r.intent_id}`,

@@ -1,0 +1,156 @@
+/**
+ * Edges found in review, each a way the gate could have run something it
+ * should not, or sent something other than it hashed. Real HTTP authority.
+ */
+import {
+  ConfigurationError,
+  DecionisClient,
+  gate,
+  InvalidReceiptError,
+  RetryPolicy,
+  ValidationError,
+  type BlockedError,
+  type EnforceExecuteOptions,
+} from "../src/index.js";
+import { MockGateway } from "./helpers/mock-gateway.js";
+import {
+  allowFor,
+  decisionFor,
+  grantClaims,
+  sampleIntent as intent,
+  signGrant,
+  useTestAuthority,
+  type RecordedRequest,
+} from "./helpers/test-authority.js";
+
+const authority = useTestAuthority({ apiKey: "sk_edges", retryPolicy: RetryPolicy.none() });
+
+describe("options that would switch checks off are refused", () => {
+  it("a misspelt verify, per call and per gate", async () => {
+    const client = authority.client();
+    const action = jest.fn();
+    await expect(client.enforce(intent, { verify: "Signature" as never, execute: action })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
+    const gated = gate(action, { client, action: "X", actor: { id: "a", type: "B" }, verify: "nope" as never });
+    await expect(gated()).rejects.toMatchObject({ name: "ConfigurationError", option: "verify" });
+    expect(action).not.toHaveBeenCalled();
+    expect(authority.requests).toHaveLength(0);
+  });
+
+  it("a key URL with a gateway that cannot fetch it", () => {
+    expect(
+      () => new DecionisClient({ gateway: new MockGateway(), authorityKeys: "https://keys.example/jwks.json" }),
+    ).toThrow(/authorityKeys/);
+  });
+
+  it("a wait timeout that is not a number of ms", async () => {
+    await expect(authority.client().waitForDecision("esc_1", { timeoutMs: Number.NaN })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
+    expect(authority.requests).toHaveLength(0);
+  });
+});
+
+describe("one grant, one run", () => {
+  it('with verify: "none", two receipts carrying the same grant run once', async () => {
+    const client = authority.client({ verify: "none" });
+    let first: RecordedRequest | undefined;
+    authority.script({
+      body: (r: RecordedRequest) => {
+        first = r;
+        return decisionFor(r, "ESCALATE", { escalation_id: "esc_n" });
+      },
+    });
+    const blocked = (await client.enforce(intent).catch((e: unknown) => e)) as BlockedError;
+    const granted = allowFor(first!);
+    const ready = {
+      body: () => ({
+        escalation_id: "esc_n",
+        intent_id: first!.json.intent_id,
+        action_hash: first!.json.intent_hash,
+        status: "GRANT_READY",
+        expires_at: first!.json.expires_at,
+        reason_codes: [],
+        decision: granted,
+      }),
+    };
+    authority.script(ready, ready);
+    const a = await client.waitForDecision(blocked);
+    const b = await client.waitForDecision(blocked);
+    const action = jest.fn();
+    await client.execute(a, action);
+    await expect(client.execute(b, action)).rejects.toMatchObject({ code: "TOKEN_REPLAYED" });
+    expect(action).toHaveBeenCalledTimes(1);
+  });
+
+  it("the signed expiry is checked again at execute time, not only the unsigned one", async () => {
+    const client = authority.client({ clockSkewMs: 0 });
+    authority.script({
+      body: (r: RecordedRequest) => {
+        const decision = allowFor(r);
+        const exp = Math.floor(Date.now() / 1000) + 1;
+        return { ...decision, execution_token: signGrant({ ...grantClaims(r, decision), exp }) };
+      },
+    });
+    const receipt = await client.decide(intent);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const action = jest.fn();
+    const error = await client.execute(receipt, action).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidReceiptError);
+    expect((error as InvalidReceiptError).code).toBe("TOKEN_EXPIRED");
+    expect(action).not.toHaveBeenCalled();
+  });
+});
+
+describe("an abort", () => {
+  it("that lands after the answer still stops the run", async () => {
+    const controller = new AbortController();
+    const client = authority.client({
+      hooks: {
+        onDecision: () => {
+          controller.abort(new Error("caller left"));
+        },
+      },
+    });
+    const action = jest.fn();
+    await expect(client.enforce(intent, { signal: controller.signal, execute: action })).rejects.toThrow("caller left");
+    expect(action).not.toHaveBeenCalled();
+  });
+});
+
+describe("what travels in headers matches the body", () => {
+  it.each([
+    ["a non-ASCII idempotency key", { idempotencyKey: "заказ-1" }, "idempotencyKey"],
+    ["a line break", { idempotencyKey: "a\nb" }, "idempotencyKey"],
+    ["a non-ASCII tenant", { tenantId: "租户" }, "tenantId"],
+  ])("%s is refused before any request", async (_what, patch, path) => {
+    const error = await authority
+      .client()
+      .enforce({ ...intent, ...patch })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).path).toBe(path);
+    expect(authority.requests).toHaveLength(0);
+  });
+});
+
+describe("types", () => {
+  interface Order {
+    symbol: string;
+    qty: number;
+  }
+
+  it("enforce with execute options in a variable returns the action's result type", async () => {
+    const options: EnforceExecuteOptions<number> = { execute: () => 7 };
+    const result: number = await authority.client().enforce(intent, options);
+    expect(result).toBe(7);
+  });
+
+  it("interface-typed data is accepted as parameters and context", async () => {
+    const order: Order = { symbol: "EURUSD", qty: 5 };
+    await expect(authority.client().enforce({ ...intent, parameters: order, context: order })).resolves.toMatchObject({
+      status: "ALLOW",
+    });
+  });
+});
