@@ -2,10 +2,10 @@
  * Dossiers (protocol 6): the authority's signed record of a decision, and the
  * check of its `integrity` block against the authority's keys.
  */
-import { createHash, verify } from "node:crypto";
+import { verify } from "node:crypto";
 import { z } from "zod";
 import { importJwks } from "./grants/keys.js";
-import { canonicalRecord } from "./intent/canonical.js";
+import { canonicalRecord, sha256Hex } from "./intent/canonical.js";
 import type { WireJwks } from "./gateway/wire.js";
 
 export const dossierSchema = z.looseObject({
@@ -45,7 +45,7 @@ export function verifyDossier(dossier: unknown, jwks: WireJwks): DossierVerifica
   } catch {
     return { valid: false, keyId: integrity.key_id, reason: "the record is not JSON data" };
   }
-  const digest = createHash("sha256").update(canonical, "utf8").digest("hex");
+  const digest = sha256Hex(canonical);
   if (digest !== integrity.canonical_sha256)
     return {
       valid: false,

@@ -3,7 +3,7 @@
  * of 2.1 done in the same pass: one walk validates and writes, so a gated call
  * pays for its data once.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import { ValidationError } from "../errors/input.js";
 
 /** Limits on caller data (protocol 2.1). */
@@ -170,7 +170,17 @@ export function canonicalRecord(value: unknown): string {
 
 /** `sha256:` + lowercase hex SHA-256 of the UTF-8 bytes of `canonical`. */
 export function sha256Tagged(canonical: string): string {
-  return "sha256:" + createHash("sha256").update(canonical, "utf8").digest("hex");
+  return "sha256:" + sha256Hex(canonical);
+}
+
+// crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per intent.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+
+/** Lowercase hex SHA-256 of the UTF-8 bytes of `text`. */
+export function sha256Hex(text: string): string {
+  return oneShot === undefined
+    ? crypto.createHash("sha256").update(text, "utf8").digest("hex")
+    : oneShot("sha256", text, "hex");
 }
 
 /**
