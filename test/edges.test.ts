@@ -9,13 +9,11 @@ import {
   InvalidReceiptError,
   RetryPolicy,
   ValidationError,
-  type BlockedError,
   type EnforceExecuteOptions,
 } from "../src/index.js";
 import { MockGateway } from "./helpers/mock-gateway.js";
 import {
   allowFor,
-  decisionFor,
   grantClaims,
   sampleIntent as intent,
   signGrant,
@@ -53,37 +51,6 @@ describe("options that would switch checks off are refused", () => {
 });
 
 describe("one grant, one run", () => {
-  it('with verify: "none", two receipts carrying the same grant run once', async () => {
-    const client = authority.client({ verify: "none" });
-    let first: RecordedRequest | undefined;
-    authority.script({
-      body: (r: RecordedRequest) => {
-        first = r;
-        return decisionFor(r, "ESCALATE", { escalation_id: "esc_n" });
-      },
-    });
-    const blocked = (await client.enforce(intent).catch((e: unknown) => e)) as BlockedError;
-    const granted = allowFor(first!);
-    const ready = {
-      body: () => ({
-        escalation_id: "esc_n",
-        intent_id: first!.json.intent_id,
-        action_hash: first!.json.intent_hash,
-        status: "GRANT_READY",
-        expires_at: first!.json.expires_at,
-        reason_codes: [],
-        decision: granted,
-      }),
-    };
-    authority.script(ready, ready);
-    const a = await client.waitForDecision(blocked);
-    const b = await client.waitForDecision(blocked);
-    const action = jest.fn();
-    await client.execute(a, action);
-    await expect(client.execute(b, action)).rejects.toMatchObject({ code: "TOKEN_REPLAYED" });
-    expect(action).toHaveBeenCalledTimes(1);
-  });
-
   it("the signed expiry is checked again at execute time, not only the unsigned one", async () => {
     const client = authority.client({ clockSkewMs: 0 });
     authority.script({

@@ -17,6 +17,7 @@ import {
   allowFor,
   decisionFor,
   defaultAnswer,
+  escalationFor,
   useTestAuthority,
   type RecordedRequest,
 } from "./helpers/test-authority.js";
@@ -43,18 +44,8 @@ function escalate(id = "esc_1") {
   };
 }
 function poll(status: string, decision: unknown = null, overrides: Record<string, unknown> = {}) {
-  return {
-    body: () => ({
-      escalation_id: "esc_1",
-      intent_id: escalated!.json.intent_id,
-      action_hash: escalated!.json.intent_hash,
-      status,
-      expires_at: escalated!.json.expires_at,
-      reason_codes: ["NEEDS_APPROVAL"],
-      decision: typeof decision === "function" ? (decision as () => unknown)() : decision,
-      ...overrides,
-    }),
-  };
+  const resolved = () => (typeof decision === "function" ? (decision as () => unknown)() : decision);
+  return { body: () => escalationFor(escalated!, "esc_1", status, resolved(), overrides) };
 }
 const granted = () => allowFor(escalated!, { decision_id: "dec_granted" });
 

@@ -16,6 +16,7 @@ import {
 import {
   allowFor,
   decisionFor,
+  escalationFor,
   grantClaims,
   jwks,
   signGrant,
@@ -200,40 +201,31 @@ describe('verify: "signature" (the default with the HTTP gateway)', () => {
 });
 
 describe("single use", () => {
-  function escalation(id: string, r: RecordedRequest, status: string, decision: unknown) {
-    return {
-      escalation_id: id,
-      intent_id: r.json.intent_id,
-      action_hash: r.json.intent_hash,
-      status,
-      expires_at: r.json.expires_at,
-      reason_codes: ["NEEDS_APPROVAL"],
-      decision,
-    };
-  }
-
-  it("a grant's id is claimed once: two receipts carrying the same grant run once", async () => {
-    const client = makeClient();
-    let first: RecordedRequest | undefined;
-    authority.script({
-      body: (r: RecordedRequest) => {
-        first = r;
-        return decisionFor(r, "ESCALATE", { escalation_id: "esc_1" });
-      },
-    });
-    const blocked = (await client.enforce(intent).catch((e: unknown) => e)) as BlockedError;
-    expect(blocked).toBeInstanceOf(BlockedError);
-    const granted = allowFor(first!);
-    const ready = () => ({ body: escalation("esc_1", first!, "GRANT_READY", granted) });
-    authority.script(ready(), ready());
-    const a = await client.waitForDecision(blocked);
-    const b = await client.waitForDecision(blocked);
-    const action = jest.fn(() => "ran");
-    await expect(client.execute(a, action)).resolves.toBe("ran");
-    const error = await client.execute(b, action).catch((e: unknown) => e);
-    expect((error as InvalidReceiptError).code).toBe("TOKEN_REPLAYED");
-    expect(action).toHaveBeenCalledTimes(1);
-  });
+  it.each(["signature", "none"] as const)(
+    "verify %s: two receipts carrying the same grant run once",
+    async (verify) => {
+      const client = makeClient({ verify });
+      let first: RecordedRequest | undefined;
+      authority.script({
+        body: (r: RecordedRequest) => {
+          first = r;
+          return decisionFor(r, "ESCALATE", { escalation_id: "esc_1" });
+        },
+      });
+      const blocked = (await client.enforce(intent).catch((e: unknown) => e)) as BlockedError;
+      expect(blocked).toBeInstanceOf(BlockedError);
+      const granted = allowFor(first!);
+      const ready = () => ({ body: escalationFor(first!, "esc_1", "GRANT_READY", granted) });
+      authority.script(ready(), ready());
+      const a = await client.waitForDecision(blocked);
+      const b = await client.waitForDecision(blocked);
+      const action = jest.fn(() => "ran");
+      await expect(client.execute(a, action)).resolves.toBe("ran");
+      const error = await client.execute(b, action).catch((e: unknown) => e);
+      expect((error as InvalidReceiptError).code).toBe("TOKEN_REPLAYED");
+      expect(action).toHaveBeenCalledTimes(1);
+    },
+  );
 
   it("a shared replay store makes it hold across clients", async () => {
     const store = new InMemoryReplayStore();
@@ -249,8 +241,8 @@ describe("single use", () => {
     await one.enforce(intent).catch(() => undefined);
     const granted = allowFor(first!);
     authority.script(
-      { body: escalation("esc_2", first!, "GRANT_READY", granted) },
-      { body: escalation("esc_2", first!, "GRANT_READY", granted) },
+      { body: escalationFor(first!, "esc_2", "GRANT_READY", granted) },
+      { body: escalationFor(first!, "esc_2", "GRANT_READY", granted) },
     );
     const a = await one.waitForDecision("esc_2");
     const b = await two.waitForDecision("esc_2");

@@ -99,6 +99,26 @@ export function allowFor(req: RecordedRequest, overrides: Record<string, unknown
   return decision;
 }
 
+/** An escalation (protocol 3) for the intent of `req`. */
+export function escalationFor(
+  req: RecordedRequest,
+  escalationId: string,
+  status: string,
+  decision: unknown = null,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    escalation_id: escalationId,
+    intent_id: req.json.intent_id,
+    action_hash: req.json.intent_hash,
+    status,
+    expires_at: req.json.expires_at,
+    reason_codes: ["NEEDS_APPROVAL"],
+    decision,
+    ...overrides,
+  };
+}
+
 /** A non-ALLOW decision for `req`. */
 export function decisionFor(
   req: RecordedRequest,
