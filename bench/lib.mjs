@@ -70,6 +70,17 @@ export async function startServer() {
 
 export const ORDER = Object.freeze({ symbol: "EURUSD", qty: 1000 });
 
+/** The issue's gated call: `order.qty` behind an OPEN_POSITION gate on `client`. */
+export function gateOrder(client) {
+  return gate(async (order) => order.qty, {
+    client,
+    action: "OPEN_POSITION",
+    actor: { id: "bench_bot", type: "TRADING_BOT" },
+    resource: (o) => o.symbol,
+    policy: "cfd-risk-policy",
+  });
+}
+
 /**
  * The SDK client and gated function of the benchmark, as the issue describes them. `extra`
  * client options (e.g. `{ verify: "none" }`) make the context variants.
@@ -82,13 +93,7 @@ export function makeGated(baseUrl, extra = {}) {
     system: "broker",
     ...extra,
   });
-  const f = gate(async (order) => order.qty, {
-    client,
-    action: "OPEN_POSITION",
-    actor: { id: "bench_bot", type: "TRADING_BOT" },
-    resource: (o) => o.symbol,
-    policy: "cfd-risk-policy",
-  });
+  const f = gateOrder(client);
   return {
     client,
     call: async () => {

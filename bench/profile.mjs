@@ -14,19 +14,14 @@
 // axios-retry, node:http).
 //
 //   node bench/profile.mjs [--calls 20000] [--reps 5] [--top 25] [--http [--http-calls 5000] [--http-rounds 5]]
-import { generateKeyPairSync, sign, verify } from "node:crypto";
+import { verify } from "node:crypto";
+import { allowAnswer, JWKS, publicKey } from "./authority.mjs";
 import { Session } from "node:inspector/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  DecionisClient,
-  HttpGateway,
-  InMemoryReplayStore,
-  RetryPolicy,
-  canonicalJson,
-  gate,
-} from "../dist/esm/index.js";
+import { DecionisClient, HttpGateway, InMemoryReplayStore, RetryPolicy, canonicalJson } from "../dist/esm/index.js";
 import {
   fmt,
+  gateOrder,
   gc,
   machine,
   makeAxiosSdkConfig,
@@ -56,12 +51,6 @@ async function internal(path) {
 // (protocol 5), built without JSON.parse of the body (string slicing). Its own cost (mostly the
 // Ed25519 signature) is measured apart and is not the SDK's.
 
-const KID = "profile-key-1";
-const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-const JWKS = { keys: [{ ...publicKey.export({ format: "jwk" }), kid: KID, alg: "EdDSA", use: "sig" }] };
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const JWS_HEADER = b64({ alg: "EdDSA", kid: KID, typ: "decionis-grant+jwt" });
-
 function field(body, name, length) {
   const key = `"${name}":"`;
   const at = body.indexOf(key);
@@ -69,37 +58,13 @@ function field(body, name, length) {
   return body.slice(at + key.length, at + key.length + length);
 }
 
-let seq = 0;
 function allowFor(body) {
-  const n = String(++seq).padStart(12, "0");
-  const now = Date.now();
-  const exp = Math.floor(Math.min(now + 30_000, Date.parse(field(body, "expires_at", 24))) / 1000);
-  const hash = field(body, "intent_hash", 71);
-  const claims = {
-    iss: "profile-authority",
-    jti: `grt_${n}`,
-    decision_id: `dec_${n}`,
-    dossier_id: `dos_${n}`,
-    tenant_id: field(body, "tenant_id", 12),
-    iat: Math.floor(now / 1000),
-    exp,
-    binding: { intent_hash: hash },
-  };
-  const signingInput = `${JWS_HEADER}.${b64(claims)}`;
-  return {
-    decision_id: `dec_${n}`,
-    status: "ALLOW",
-    should_execute: true,
-    reason_codes: ["WITHIN_LIMITS"],
-    action_hash: hash,
-    execution_token: `${signingInput}.${sign(null, Buffer.from(signingInput), privateKey).toString("base64url")}`,
-    execution_token_expires_at: new Date(exp * 1000).toISOString(),
-    dossier_id: `dos_${n}`,
-    dossier_url: `https://bench.invalid/dossiers/dos_${n}`,
-    explanation: "Notional within limits",
-    policy_version: "cfd-risk-policy@7",
-    escalation_id: null,
-  };
+  return allowAnswer({
+    hash: field(body, "intent_hash", 71),
+    tenantId: field(body, "tenant_id", 12),
+    expiresAt: field(body, "expires_at", 24),
+    issuer: "profile-authority",
+  });
 }
 
 /** Serves its keys, so the client verifies grant signatures by default, as with the HTTP gateway. */
@@ -110,13 +75,7 @@ const instantGateway = {
 
 function makeInProcess(extra = {}) {
   const client = new DecionisClient({ gateway: instantGateway, tenantId: "bench_tenant", system: "broker", ...extra });
-  const f = gate(async (order) => order.qty, {
-    client,
-    action: "OPEN_POSITION",
-    actor: { id: "bench_bot", type: "TRADING_BOT" },
-    resource: (o) => o.symbol,
-    policy: "cfd-risk-policy",
-  });
+  const f = gateOrder(client);
   // What the gate above hands to client.enforce for ORDER.
   const input = {
     actor: { id: "bench_bot", type: "TRADING_BOT" },

@@ -10,23 +10,12 @@
 // IPC (process.send): "ready" {port} once listening; answers "cpu" with its process.cpuUsage()
 // and request count, and "last" with the headers and body of the last request it received
 // (the runner uses it to capture one real SDK request for the baselines).
-import { generateKeyPairSync, sign } from "node:crypto";
 import http from "node:http";
+import { allowAnswer, JWKS as KEYS } from "./authority.mjs";
 
 const PATH = "/v1/authority/enforce-and-bind";
-const TOKEN_TTL_MS = 30_000;
-const KID = "bench-key-1";
-const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-const JWKS = JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), kid: KID, alg: "EdDSA", use: "sig" }] });
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const JWS_HEADER = b64({ alg: "EdDSA", kid: KID, typ: "decionis-grant+jwt" });
+const JWKS = JSON.stringify(KEYS);
 
-function grant(claims) {
-  const signingInput = `${JWS_HEADER}.${b64(claims)}`;
-  return `${signingInput}.${sign(null, Buffer.from(signingInput), privateKey).toString("base64url")}`;
-}
-
-let seq = 0;
 let requests = 0;
 let last = { headers: {}, body: "" };
 
@@ -47,37 +36,9 @@ function answer(req, res, body) {
   }
   const hash = intent?.intent_hash;
   if (typeof hash !== "string" || hash === "") return fail(res, 400, "BAD_REQUEST", "intent_hash missing");
-  const now = Date.now();
-  const intentExpiry = Date.parse(intent.expires_at);
-  // Whole seconds, as the grant's exp claim has them; never after the intent's expiry.
-  const exp = Math.floor(
-    (Number.isFinite(intentExpiry) ? Math.min(now + TOKEN_TTL_MS, intentExpiry) : now + TOKEN_TTL_MS) / 1000,
+  const out = JSON.stringify(
+    allowAnswer({ hash, tenantId: String(intent.tenant_id), expiresAt: intent.expires_at, issuer: "bench-authority" }),
   );
-  const n = String(++seq).padStart(12, "0");
-  const token = grant({
-    iss: "bench-authority",
-    jti: `grt_${n}`,
-    decision_id: `dec_${n}`,
-    dossier_id: `dos_${n}`,
-    tenant_id: String(intent.tenant_id),
-    iat: Math.floor(now / 1000),
-    exp,
-    binding: { intent_hash: hash },
-  });
-  const out = JSON.stringify({
-    decision_id: `dec_${n}`,
-    status: "ALLOW",
-    should_execute: true,
-    reason_codes: ["WITHIN_LIMITS"],
-    action_hash: hash,
-    execution_token: token,
-    execution_token_expires_at: new Date(exp * 1000).toISOString(),
-    dossier_id: `dos_${n}`,
-    dossier_url: `https://bench.invalid/dossiers/dos_${n}`,
-    explanation: "Notional within limits",
-    policy_version: "cfd-risk-policy@7",
-    escalation_id: null,
-  });
   res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
   res.end(out);
 }
