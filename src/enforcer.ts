@@ -178,7 +178,8 @@ export class Enforcer {
     const state: ReceiptState = {
       intent,
       actionHash: actionHash ?? decision.actionHash,
-      tenantId: intent?.tenantId,
+      // A grant fetched by escalation id alone must at least be for this client's tenant.
+      tenantId: intent?.tenantId ?? this.options.tenantId,
       used: false,
       claims: undefined,
       verify,

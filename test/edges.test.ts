@@ -14,6 +14,7 @@ import {
 import { MockGateway } from "./helpers/mock-gateway.js";
 import {
   allowFor,
+  escalationFor,
   grantClaims,
   sampleIntent as intent,
   signGrant,
@@ -67,6 +68,22 @@ describe("one grant, one run", () => {
     expect(error).toBeInstanceOf(InvalidReceiptError);
     expect((error as InvalidReceiptError).code).toBe("TOKEN_EXPIRED");
     expect(action).not.toHaveBeenCalled();
+  });
+});
+
+describe("a grant fetched by escalation id alone", () => {
+  it("must be for the client's own tenant", async () => {
+    let first: RecordedRequest | undefined;
+    authority.script({
+      body: (r: RecordedRequest) => {
+        first = r;
+        return allowFor(r);
+      },
+    });
+    await authority.client().decide(intent);
+    authority.script({ body: () => escalationFor(first!, "esc_t", "GRANT_READY", allowFor(first!)) });
+    const stranger = authority.client({ tenantId: "another_tenant" });
+    await expect(stranger.waitForDecision("esc_t")).rejects.toMatchObject({ code: "TOKEN_DECISION_MISMATCH" });
   });
 });
 
