@@ -24,7 +24,7 @@ import { KeyRing } from "./grants/keys.js";
 import { InMemoryReplayStore, type ReplayStore } from "./grants/replay.js";
 import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/capture.js";
 import { sha256Tagged } from "./intent/canonical.js";
-import { observe, type ClientHooks, type ResolvedOptions, type VerifyMode } from "./options.js";
+import { observe, parseOptions, type ClientHooks, type ResolvedOptions, type VerifyMode } from "./options.js";
 import { OutcomeQueue, outcomeOf } from "./outcome.js";
 
 /** Per-call options of `enforce` / `decide`; each overrides the client's. */
@@ -113,7 +113,7 @@ export class Enforcer {
   settings(
     call: CallOptions,
   ): Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> & Pick<CallOptions, "signal" | "waitTimeoutMs"> {
-    checkCallOptions(call);
+    parseOptions(callOptionsSchema, call);
     const o = this.options;
     const waitTimeoutMs = call.waitTimeoutMs ?? o.waitTimeoutMs;
     return {
@@ -346,8 +346,24 @@ export class Enforcer {
       correlationId: original?.correlationId ?? "",
     };
     if (result.kind === "refused") {
+      // Only the id was known: a BLOCK standing for the refused escalation.
       const refused =
-        original ?? syntheticDecision(escalationId, result.escalation.reason_codes, result.raw, actionHash, ids);
+        original ??
+        toDecision(
+          {
+            decision_id: escalationId,
+            status: "BLOCK",
+            should_execute: false,
+            reason_codes: result.escalation.reason_codes,
+            action_hash: actionHash,
+            execution_token: null,
+            execution_token_expires_at: null,
+            dossier_id: null,
+            escalation_id: escalationId,
+          },
+          result.raw,
+          ids,
+        );
       throw new BlockedError(refused, { status: "BLOCK", escalationStatus: result.escalation.status });
     }
     const wire = parseDecision(result.decision, "escalation decision");
@@ -427,15 +443,6 @@ const callOptionsSchema = z.object({
   signal: z.instanceof(AbortSignal).optional(),
 });
 
-/** @internal */
-export function checkCallOptions(call: unknown): void {
-  const parsed = callOptionsSchema.safeParse(call);
-  if (parsed.success) return;
-  const issue = parsed.error.issues[0]!;
-  const option = issue.path.map(String).join(".") || "options";
-  throw new ConfigurationError(option, `${option} ${issue.message}`);
-}
-
 function parseDecision(body: unknown, what: string): WireDecision {
   const parsed = wireDecisionSchema.safeParse(body);
   if (!parsed.success) {
@@ -484,33 +491,6 @@ function accept(d: Decision, intent: ExecutionIntent | undefined): void {
       `The grant of decision ${d.decisionId} (until ${expiresAt.toISOString()}) outlives its intent (until ${intent.expiresAt})`,
       id,
     );
-}
-
-/** A BLOCK decision standing for an escalation refused when only its id was known. */
-function syntheticDecision(
-  escalationId: string,
-  reasonCodes: readonly string[],
-  raw: Record<string, unknown>,
-  actionHash: string,
-  ids: { intentId: string; idempotencyKey: string; correlationId: string },
-): Decision {
-  return Object.freeze({
-    decisionId: escalationId,
-    status: "BLOCK",
-    allowed: false,
-    shouldExecute: false,
-    reasonCodes: Object.freeze([...reasonCodes]),
-    explanation: null,
-    dossierId: null,
-    dossierUrl: null,
-    actionHash,
-    executionToken: null,
-    executionTokenExpiresAt: null,
-    policyVersion: null,
-    escalationId,
-    ...ids,
-    raw,
-  });
 }
 
 /**

@@ -227,19 +227,25 @@ function fromEnv(name: string, env: Environment): string | undefined {
 }
 
 /**
+ * Parses options with `schema`, or throws a {@link ConfigurationError} naming
+ * the first bad option. The message never includes the received value: it could be the key.
+ * @internal
+ */
+export function parseOptions<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const option = issue.path.map(String).join(".") || "options";
+  throw new ConfigurationError(option, `${option} ${issue.message}`);
+}
+
+/**
  * Validates options and fills in defaults and the environment.
  * @throws {@link ConfigurationError} naming the option and the fix.
  * @internal
  */
 export function resolveOptions(options: ClientOptions = {}, env: Environment = process.env): ResolvedOptions {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const option = issue.path.map(String).join(".") || "options";
-    // The message never includes the received value: it could be the key.
-    throw new ConfigurationError(option, `${option} ${issue.message}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(optionsSchema, options);
   const retryPolicy =
     o.retryPolicy ??
     new RetryPolicy({

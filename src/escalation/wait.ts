@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DecionisError } from "../errors/base.js";
-import { ConfigurationError } from "../errors/input.js";
+import { parseOptions } from "../options.js";
 import { ContractError } from "../errors/decision.js";
 import {
   ESCALATION_TERMINAL_STATUSES,
@@ -93,12 +93,7 @@ export async function waitForEscalation(
   fetch: (signal: AbortSignal | undefined) => Promise<unknown>,
   options: WaitOptions,
 ): Promise<WaitResult> {
-  const checked = waitOptionsSchema.safeParse(options);
-  if (!checked.success) {
-    const issue = checked.error.issues[0]!;
-    const option = issue.path.map(String).join(".") || "options";
-    throw new ConfigurationError(option, `${option} ${issue.message}`);
-  }
+  parseOptions(waitOptionsSchema, options);
   const started = Date.now();
   const callerDeadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : started + options.timeoutMs;
   let lastStatus: string | undefined;
