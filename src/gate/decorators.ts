@@ -77,14 +77,16 @@ function tc39Site(context: ClassMethodDecoratorContext): MethodSite {
   const metadata = context.metadata as object | undefined;
   const key = String(context.name);
   let cls: object | undefined;
+  const receiverClass = (self: unknown): unknown =>
+    context.static ? self : (self as object | null | undefined)?.constructor;
   const find = (self: unknown): object | undefined => {
     if (cls !== undefined) return cls;
     if (metadata === undefined) {
       // No metadata support: fall back to the receiver's class.
-      const own: unknown = context.static ? self : (self as object | null | undefined)?.constructor;
+      const own = receiverClass(self);
       return typeof own === "function" ? own : undefined;
     }
-    let c: unknown = context.static ? self : (self as object | null | undefined)?.constructor;
+    let c = receiverClass(self);
     while (typeof c === "function") {
       if (Object.hasOwn(c, METADATA) && (c as unknown as Record<symbol, unknown>)[METADATA] === metadata)
         return (cls = c);
@@ -94,7 +96,7 @@ function tc39Site(context: ClassMethodDecoratorContext): MethodSite {
   };
   return {
     operation: (self) => {
-      const c = find(self) ?? (context.static ? self : (self as object | null | undefined)?.constructor);
+      const c = find(self) ?? receiverClass(self);
       return `${(c as { name?: string } | undefined)?.name ?? "anonymous"}.${key}`;
     },
     declaringClass: (self) => find(self),
