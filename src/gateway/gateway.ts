@@ -48,16 +48,26 @@ export interface DecisionGateway {
   close?(): void | Promise<void>;
 }
 
+/**
+ * @internal An {@link EnforceRequest} whose `request` is parsed lazily. A class,
+ * not an object literal with a getter: it is built on every call.
+ */
+class LazyEnforceRequest implements EnforceRequest {
+  #parsed: WireEnforceRequest | undefined;
+
+  constructor(
+    readonly body: string,
+    readonly idempotencyKey: string,
+    readonly correlationId: string,
+  ) {}
+
+  get request(): WireEnforceRequest {
+    this.#parsed ??= JSON.parse(this.body) as WireEnforceRequest;
+    return this.#parsed;
+  }
+}
+
 /** @internal Builds an {@link EnforceRequest} whose `request` is parsed lazily. */
 export function enforceRequest(body: string, idempotencyKey: string, correlationId: string): EnforceRequest {
-  let parsed: WireEnforceRequest | undefined;
-  return {
-    body,
-    idempotencyKey,
-    correlationId,
-    get request(): WireEnforceRequest {
-      parsed ??= JSON.parse(body) as WireEnforceRequest;
-      return parsed;
-    },
-  };
+  return new LazyEnforceRequest(body, idempotencyKey, correlationId);
 }

@@ -240,12 +240,8 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
     canonical.slice(0, -1) +
     `,"intent_hash":${s(intentHash)},"mode":${s(defaults.mode)},"policy_refs":${s(policyRefs)},"correlation_id":${s(correlationId)}}`;
 
-  let binding: WireBinding | undefined;
-  return Object.freeze({
-    get binding(): WireBinding {
-      binding ??= Object.freeze(JSON.parse(canonical) as WireBinding);
-      return binding;
-    },
+  return new CapturedIntent(
+    canonical,
     intentHash,
     intentId,
     idempotencyKey,
@@ -254,7 +250,41 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
     expiresAtMs,
     correlationId,
     policyRefs,
-    mode: defaults.mode,
+    defaults.mode,
     body,
-  });
+  );
+}
+
+/** A class, not a literal with a getter: one is built per call, and frozen. */
+class CapturedIntent implements ExecutionIntent {
+  readonly #canonical: string;
+  #binding: WireBinding | undefined;
+
+  constructor(
+    canonical: string,
+    readonly intentHash: string,
+    readonly intentId: string,
+    readonly idempotencyKey: string,
+    readonly tenantId: string,
+    readonly expiresAt: string,
+    readonly expiresAtMs: number,
+    readonly correlationId: string,
+    readonly policyRefs: readonly string[],
+    readonly mode: Mode,
+    readonly body: string,
+  ) {
+    this.#canonical = canonical;
+    Object.freeze(this);
+  }
+
+  get binding(): WireBinding {
+    // Private fields stay writable on a frozen object: the cache fills on first access.
+    this.#binding ??= Object.freeze(JSON.parse(this.#canonical) as WireBinding);
+    return this.#binding;
+  }
+
+  /** Serialised (e.g. logged from a hook) with its binding, like a plain object would be. */
+  toJSON(): Record<string, unknown> {
+    return { ...Object.fromEntries(Object.entries(this)), binding: this.binding };
+  }
 }
