@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import https from "node:https";
-import axios, { type AxiosError, type AxiosInstance, type AxiosResponse } from "axios";
+import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from "axios";
 import axiosRetry from "axios-retry";
 import { ContractError } from "../errors/decision.js";
 import type { DecionisError } from "../errors/base.js";
@@ -55,7 +55,8 @@ const identity = <T>(data: T): T => data;
  * re-sending the byte-identical body with the same idempotency key.
  */
 export class HttpGateway implements DecisionGateway {
-  readonly #apiKey: string;
+  /** `Bearer <key>`: private, so it is in no error, log line or serialised object. */
+  readonly #authorization: string;
   readonly #http: AxiosInstance;
   readonly #httpAgent = new http.Agent({ keepAlive: true });
   readonly #httpsAgent = new https.Agent({ keepAlive: true });
@@ -64,7 +65,7 @@ export class HttpGateway implements DecisionGateway {
   readonly #delays = new WeakMap<object, number>();
 
   constructor(options: HttpGatewayOptions) {
-    this.#apiKey = options.apiKey;
+    this.#authorization = `Bearer ${options.apiKey}`;
     this.#policy = options.retryPolicy;
     this.#timeoutMs = options.timeoutMs;
     this.#http = axios.create({
@@ -172,15 +173,13 @@ export class HttpGateway implements DecisionGateway {
     headers: Record<string, string> = {},
     authenticate = true,
   ): Promise<unknown> {
+    if (authenticate) headers.authorization = this.#authorization;
+    const config: AxiosRequestConfig<string> = { method, url, headers };
+    if (data !== undefined) config.data = data;
+    if (options.signal !== undefined) config.signal = options.signal;
     let response: AxiosResponse<string>;
     try {
-      response = await this.#http.request<string>({
-        method,
-        url,
-        data,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-        headers: authenticate ? { ...headers, authorization: `Bearer ${this.#apiKey}` } : headers,
-      });
+      response = await this.#http.request<string>(config);
     } catch (error) {
       throw this.#finalError(error, options.signal);
     }
