@@ -56,6 +56,9 @@ interface ReceiptState {
 
 const ESCALATING = new Set(["ESCALATE", "REVIEW_REQUIRED"]);
 
+/** Decisions being asked for now, by every client of this copy of the library: the verifier's load signal. */
+let asking = 0;
+
 /** @internal */
 export class Enforcer {
   readonly #receipts = new WeakMap<Decision, ReceiptState>();
@@ -144,28 +147,31 @@ export class Enforcer {
    */
   async ask(intent: ExecutionIntent, verify: VerifyMode, signal?: AbortSignal): Promise<Decision> {
     const started = performance.now();
-    let body: unknown;
+    asking++;
     try {
-      body = await this.gateway.enforceAndBind(
-        enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId),
-        {
-          signal,
-        },
-      );
-    } catch (error) {
-      throw asSdkError(error, signal);
+      let body: unknown;
+      try {
+        body = await this.gateway.enforceAndBind(
+          enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId),
+          { signal },
+        );
+      } catch (error) {
+        throw asSdkError(error, signal);
+      }
+      const wire = parseDecision(body, "decision");
+      if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
+      const decision = toDecision(wire, body as Record<string, unknown>, {
+        intentId: intent.intentId,
+        idempotencyKey: intent.idempotencyKey,
+        correlationId: intent.correlationId,
+      });
+      const shadow = intent.mode === "SHADOW";
+      this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
+      if (!shadow) await this.#admit(decision, intent, verify);
+      return decision;
+    } finally {
+      asking--;
     }
-    const wire = parseDecision(body, "decision");
-    if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
-    const decision = toDecision(wire, body as Record<string, unknown>, {
-      intentId: intent.intentId,
-      idempotencyKey: intent.idempotencyKey,
-      correlationId: intent.correlationId,
-    });
-    const shadow = intent.mode === "SHADOW";
-    this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
-    if (!shadow) await this.#admit(decision, intent, verify);
-    return decision;
   }
 
   /** Accepts and verifies an ALLOW, and records any decision as a receipt. */
@@ -199,15 +205,21 @@ export class Enforcer {
       );
     const grant = readGrantHeader(d.executionToken!);
     const key = await this.#keys.get(grant.kid);
-    return verifyGrant(grant, key, {
-      intentHash: state.actionHash,
-      decisionId: d.decisionId,
-      dossierId: d.dossierId,
-      tenantId: state.tenantId,
-      intentExpiresAtMs: state.intent?.expiresAtMs,
-      clockSkewMs: this.options.clockSkewMs,
-      now: Date.now(),
-    });
+    return verifyGrant(
+      grant,
+      key,
+      {
+        intentHash: state.actionHash,
+        decisionId: d.decisionId,
+        dossierId: d.dossierId,
+        tenantId: state.tenantId,
+        intentExpiresAtMs: state.intent?.expiresAtMs,
+        clockSkewMs: this.options.clockSkewMs,
+        now: Date.now(),
+      },
+      // Other calls waiting: keep the event loop free for them.
+      asking > 1,
+    );
   }
 
   /**

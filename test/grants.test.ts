@@ -23,6 +23,7 @@ import {
   useTestAuthority,
   type RecordedRequest,
 } from "./helpers/test-authority.js";
+import { batchVerifier } from "../src/grants/verifier.js";
 
 const authority = useTestAuthority({ apiKey: "sk_grants", retryPolicy: RetryPolicy.none() });
 
@@ -85,6 +86,45 @@ describe('verify: "signature" (the default with the HTTP gateway)', () => {
       },
     });
     await expectRefused(makeClient(), "TOKEN_SIGNATURE_INVALID");
+  });
+
+  it("checks each grant of concurrent calls for its own call (batched off the event loop)", async () => {
+    const forger = generateKeyPairSync("ed25519");
+    authority.fallback = (r: RecordedRequest) => {
+      const decision = allowFor(r);
+      const forged = String(r.json.action.resource).startsWith("FORGED");
+      const claims = grantClaims(r, decision);
+      return {
+        body: {
+          ...decision,
+          execution_token: forged ? signGrant(claims, { key: forger.privateKey }) : signGrant(claims),
+        },
+      };
+    };
+    const batched = jest.spyOn(batchVerifier, "verify");
+    const client = makeClient();
+    const ran: string[] = [];
+    const resources = Array.from({ length: 24 }, (_, i) => (i % 3 === 1 ? `FORGED-${i}` : `OK-${i}`));
+    const results = await Promise.allSettled(
+      resources.map((resource) =>
+        client.enforce(
+          { ...intent, action: { type: "OPEN_POSITION", resource } },
+          { execute: () => ran.push(resource) },
+        ),
+      ),
+    );
+    expect(batched).toHaveBeenCalled();
+    batched.mockRestore();
+    results.forEach((result, i) => {
+      if (resources[i]!.startsWith("OK")) expect(result.status).toBe("fulfilled");
+      else {
+        expect(result.status).toBe("rejected");
+        const reason = (result as PromiseRejectedResult).reason as InvalidReceiptError;
+        expect(reason).toBeInstanceOf(InvalidReceiptError);
+        expect(reason.code).toBe("TOKEN_SIGNATURE_INVALID");
+      }
+    });
+    expect(ran.sort()).toEqual(resources.filter((r) => r.startsWith("OK")).sort());
   });
 
   it("refuses a token granted for another intent", async () => {

@@ -4,11 +4,11 @@
  * protocol allows, so this is a short, strict parser rather than a general JOSE
  * library: anything else in the header is refused.
  */
-import { verify, type KeyObject } from "node:crypto";
-import { promisify } from "node:util";
+import type { KeyObject } from "node:crypto";
 import { z } from "zod";
 import { InvalidReceiptError } from "../errors/decision.js";
 import { HASH_PATTERN } from "../gateway/wire.js";
+import { batchVerifier, verifyInline } from "./verifier.js";
 
 export const GRANT_TYPE = "decionis-grant+jwt";
 
@@ -55,18 +55,12 @@ function decodeJson(part: string): unknown {
 /** A compact JWS split, with its header read but nothing trusted yet. */
 export interface GrantParts {
   kid: string;
+  /** `header.payload`, ASCII: the bytes the signature covers. */
   signingInput: string;
-  signature: Buffer;
+  /** The signature, base64url as in the token. */
+  signature: string;
   payload: string;
 }
-
-// The callback form runs the Ed25519 check on libuv's thread pool, off the event loop.
-const verifyAsync = promisify(verify) as (
-  algorithm: null,
-  data: Buffer,
-  key: KeyObject,
-  signature: Buffer,
-) => Promise<boolean>;
 
 /** Splits a compact JWS and reads its header, without trusting anything yet. */
 export function readGrantHeader(token: string): GrantParts {
@@ -87,20 +81,26 @@ export function readGrantHeader(token: string): GrantParts {
       `The execution token's header must be {"alg":"EdDSA","kid":…,"typ":"${GRANT_TYPE}"} and nothing else`,
       { issues: parsed.error.issues },
     );
-  return { kid: parsed.data.kid, signingInput: `${h}.${p}`, signature: Buffer.from(s, "base64url"), payload: p };
+  return { kid: parsed.data.kid, signingInput: `${h}.${p}`, signature: s, payload: p };
 }
 
 /**
  * Verifies the grant's signature with `key` and its claims against this call.
+ * `overlapping`: other calls are in flight, so the signature check is batched
+ * to the verifier thread (see `verifier.ts`) instead of run inline.
  * @throws {@link InvalidReceiptError} naming the failed check.
  */
 export async function verifyGrant(
   grant: GrantParts,
   key: KeyObject,
   expected: GrantExpectations,
+  overlapping = false,
 ): Promise<GrantClaims> {
   const { signingInput, signature, payload } = grant;
-  if (!(await verifyAsync(null, Buffer.from(signingInput, "ascii"), key, signature)))
+  const valid = overlapping
+    ? await batchVerifier.verify(signingInput, signature, key)
+    : verifyInline(signingInput, signature, key);
+  if (!valid)
     throw new InvalidReceiptError("TOKEN_SIGNATURE_INVALID", "The execution token's signature does not verify");
   let claims: GrantClaims;
   try {

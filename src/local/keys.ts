@@ -213,7 +213,7 @@ export class KeyRing {
     } catch (error) {
       return { error: (error as Error).message };
     }
-    if (!this.verify(header.kid, Buffer.from(header.signingInput, "ascii"), header.signature))
+    if (!this.verify(header.kid, Buffer.from(header.signingInput, "ascii"), Buffer.from(header.signature, "base64url")))
       return { error: this.#keys.some((k) => k.kid === header.kid) ? "bad signature" : `unknown kid ${header.kid}` };
     let claims: unknown;
     try {

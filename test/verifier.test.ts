@@ -1,0 +1,118 @@
+/**
+ * The grant signature check off the event loop: batches to the verifier
+ * thread must answer each grant for itself, and a lost worker must leave no
+ * grant unchecked.
+ */
+import { spawn } from "node:child_process";
+import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { BatchVerifier, verifyInline } from "../src/grants/verifier.js";
+
+const alice = generateKeyPairSync("ed25519");
+const bob = generateKeyPairSync("ed25519");
+
+interface Case {
+  signingInput: string;
+  signature: string;
+  key: KeyObject;
+  valid: boolean;
+}
+
+/** `n` grants over two keys: signed right, signed by the other key, or with a changed input. */
+function cases(n: number): Case[] {
+  return Array.from({ length: n }, (_, i) => {
+    const [mine, other] = i % 2 === 0 ? [alice, bob] : [bob, alice];
+    const signingInput = `eyJoIjoi${i}In0.eyJwIjoi${i}In0`;
+    const kind = i % 3;
+    const signer = kind === 1 ? other.privateKey : mine.privateKey;
+    const signature = sign(null, Buffer.from(signingInput), signer).toString("base64url");
+    return {
+      signingInput: kind === 2 ? `${signingInput}x` : signingInput,
+      signature,
+      key: mine.publicKey,
+      valid: kind === 0,
+    };
+  });
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("the batched grant verifier", () => {
+  it("answers every grant of a batch for itself", async () => {
+    const verifier = new BatchVerifier();
+    const all = cases(60);
+    const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    await nextTurn();
+    expect(verifier.pending).toBe(1); // one batch in the worker
+    await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    expect(all.filter((c) => c.valid).length).toBe(20);
+    await verifier.crashForTest();
+  });
+
+  it("agrees with the inline check", () => {
+    for (const c of cases(12)) expect(verifyInline(c.signingInput, c.signature, c.key)).toBe(c.valid);
+    expect(verifyInline("a.b", "not base64url!", alice.publicKey)).toBe(false);
+  });
+
+  it("checks inline what a lost worker held, and starts a new one for later batches", async () => {
+    const verifier = new BatchVerifier();
+    const all = cases(300);
+    const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    await nextTurn();
+    expect(verifier.pending).toBe(1);
+    await verifier.crashForTest();
+    await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    expect(verifier.pending).toBe(0);
+
+    const later = cases(9);
+    const again = later.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    await nextTurn();
+    expect(verifier.pending).toBe(1); // a new worker took it
+    await expect(Promise.all(again)).resolves.toEqual(later.map((c) => c.valid));
+    await verifier.crashForTest();
+  });
+
+  it("after three lost workers, checks every grant inline", async () => {
+    const verifier = new BatchVerifier();
+    for (let i = 0; i < 3; i++) {
+      const all = cases(6);
+      const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+      await nextTurn();
+      await verifier.crashForTest();
+      await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    }
+    expect(verifier.disabled).toBe(true);
+    const all = cases(6);
+    await expect(Promise.all(all.map((c) => verifier.verify(c.signingInput, c.signature, c.key)))).resolves.toEqual(
+      all.map((c) => c.valid),
+    );
+    expect(verifier.pending).toBe(0);
+  });
+
+  it("does not keep the process alive once its batches are answered", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "decionis-verifier-"));
+    const script = path.join(dir, "exit.mts");
+    const module = path.resolve(__dirname, "../src/grants/verifier.ts");
+    writeFileSync(
+      script,
+      `import { generateKeyPairSync, sign } from "node:crypto";
+import { batchVerifier } from ${JSON.stringify(module)};
+const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+const signature = sign(null, Buffer.from("a.b"), privateKey).toString("base64url");
+const results = await Promise.all(Array.from({ length: 10 }, () => batchVerifier.verify("a.b", signature, publicKey)));
+console.log(results.filter(Boolean).length);
+`,
+    );
+    const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    clearTimeout(timer);
+    expect(out.trim()).toBe("10");
+    expect(code).toBe(0);
+  }, 30_000);
+});
