@@ -116,7 +116,18 @@ export class Enforcer {
   settings(
     call: CallOptions,
   ): Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> & Pick<CallOptions, "signal" | "waitTimeoutMs"> {
-    parseOptions(callOptionsSchema, call);
+    // Nothing set (a plain gate's calls): nothing to check.
+    if (
+      typeof call !== "object" ||
+      call === null ||
+      call.verify !== undefined ||
+      call.mode !== undefined ||
+      call.escalation !== undefined ||
+      call.waitTimeoutMs !== undefined ||
+      call.reportOutcome !== undefined ||
+      call.signal !== undefined
+    )
+      parseOptions(callOptionsSchema, call);
     const o = this.options;
     const waitTimeoutMs = call.waitTimeoutMs ?? o.waitTimeoutMs;
     return {
@@ -204,7 +215,7 @@ export class Enforcer {
         'verify is "signature" but no keys are known: pass `authorityKeys` (a JWKS object or URL), or use a gateway with getJwks()',
       );
     const grant = readGrantHeader(d.executionToken!);
-    const key = await this.#keys.get(grant.kid);
+    const key = this.#keys.peek(grant.kid) ?? (await this.#keys.get(grant.kid));
     return verifyGrant(
       grant,
       key,
@@ -253,35 +264,44 @@ export class Enforcer {
         decisionId: decision.decisionId,
       });
     state.used = true;
-    if (state.verify === "consume") await this.#consume(decision, state);
+    if (state.verify === "consume") {
+      await this.#consume(decision, state);
+      return decision;
+    }
     // One run per grant in this process whatever the mode: two receipts can carry
     // the same grant (an escalation fetched twice). Signed grants are known by jti.
-    else if (claims !== undefined)
-      await this.#claimOnce(decision, claims.jti, claims.exp * 1000 + this.options.clockSkewMs);
-    else
-      await this.#claimOnce(
-        decision,
-        `token:${sha256Tagged(decision.executionToken!)}`,
-        decision.executionTokenExpiresAt!.getTime(),
-      );
+    const pending =
+      claims !== undefined
+        ? this.#claimOnce(decision, claims.jti, claims.exp * 1000 + this.options.clockSkewMs)
+        : this.#claimOnce(
+            decision,
+            `token:${sha256Tagged(decision.executionToken!)}`,
+            decision.executionTokenExpiresAt!.getTime(),
+          );
+    if (pending !== undefined) await pending;
     return decision;
   }
 
-  async #claimOnce(d: Decision, jti: string, expiresAtMs: number): Promise<void> {
-    let first: boolean;
+  /** Claims `jti` in the replay store; waits only when the store is asynchronous. */
+  #claimOnce(d: Decision, jti: string, expiresAtMs: number): void | Promise<void> {
+    let first: boolean | Promise<boolean>;
     try {
-      first = await this.#replay.claim(jti, expiresAtMs);
+      first = this.#replay.claim(jti, expiresAtMs);
     } catch (error) {
-      throw new InvalidReceiptError("REPLAY_STORE_FAILED", "The replay store could not record the grant", {
-        decisionId: d.decisionId,
-        cause: error instanceof Error ? error.message : String(error),
-      });
+      throw replayStoreFailed(d, error);
     }
-    if (!first)
-      throw new InvalidReceiptError("TOKEN_REPLAYED", `The grant of decision ${d.decisionId} was already used`, {
-        decisionId: d.decisionId,
-        jti,
-      });
+    if (typeof first === "boolean") {
+      claimed(d, jti, first);
+      return undefined;
+    }
+    return Promise.resolve(first).then(
+      (answer) => {
+        claimed(d, jti, answer);
+      },
+      (error: unknown) => {
+        throw replayStoreFailed(d, error);
+      },
+    );
   }
 
   async #consume(d: Decision, state: ReceiptState): Promise<void> {
@@ -444,6 +464,22 @@ export class Enforcer {
   #emit<K extends keyof ClientHooks>(name: K, event: Parameters<NonNullable<ClientHooks[K]>>[0]): void {
     observe(this.options.hooks[name] as ((e: typeof event) => unknown) | undefined, event);
   }
+}
+
+function replayStoreFailed(d: Decision, error: unknown): InvalidReceiptError {
+  return new InvalidReceiptError("REPLAY_STORE_FAILED", "The replay store could not record the grant", {
+    decisionId: d.decisionId,
+    cause: error instanceof Error ? error.message : String(error),
+  });
+}
+
+/** The replay store's answer: `false` means the grant already ran. */
+function claimed(d: Decision, jti: string, first: boolean): void {
+  if (!first)
+    throw new InvalidReceiptError("TOKEN_REPLAYED", `The grant of decision ${d.decisionId} was already used`, {
+      decisionId: d.decisionId,
+      jti,
+    });
 }
 
 const callOptionsSchema = z.object({

@@ -312,6 +312,25 @@ describe("single use", () => {
     await expectRefused(client, "REPLAY_STORE_FAILED");
   });
 
+  it("an asynchronous replay store is awaited: a rejection or a second claim runs nothing", async () => {
+    const rejecting = makeClient({ replayStore: { claim: () => Promise.reject(new Error("redis timeout")) } });
+    await expectRefused(rejecting, "REPLAY_STORE_FAILED");
+    const seen = new Set<string>();
+    const shared = {
+      claim: async (jti: string) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (seen.has(jti)) return false;
+        seen.add(jti);
+        return true;
+      },
+    };
+    const client = makeClient({ replayStore: shared });
+    await expect(client.enforce(intent, { execute: () => "ran" })).resolves.toBe("ran");
+    expect(seen.size).toBe(1);
+    const replayed = makeClient({ replayStore: { claim: async () => false } });
+    await expectRefused(replayed, "TOKEN_REPLAYED");
+  });
+
   it("the in-memory store is bounded and refuses when full of live grants", () => {
     const store = new InMemoryReplayStore({ maxEntries: 2 });
     const now = Date.now();

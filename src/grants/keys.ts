@@ -56,6 +56,13 @@ export class KeyRing {
     if (given !== undefined) this.#keys = importJwks(given, source);
   }
 
+  /** The key `kid` if it is held and fresh, without waiting: the common case. */
+  peek(kid: string, now = Date.now()): KeyObject | undefined {
+    if (this.#keys === undefined || (this.fetch !== undefined && now - this.#fetchedAt > this.options.maxAgeMs))
+      return undefined;
+    return this.#keys.get(kid);
+  }
+
   /**
    * The key `kid`, fetching or refetching the set as the rules allow.
    * @throws {@link InvalidReceiptError} `KEYS_UNAVAILABLE` or `TOKEN_KEY_UNKNOWN`.
