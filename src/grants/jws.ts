@@ -68,9 +68,18 @@ export function readGrantHeader(token: string): GrantParts {
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)))
     throw new InvalidReceiptError("TOKEN_MALFORMED", "The execution token is not a compact JWS");
   const [h, p, s] = parts as [string, string, string];
+  return { kid: kidOf(h), signingInput: `${h}.${p}`, signature: s, payload: p };
+}
+
+// Every grant signed with one key has the same header bytes: the last one read is kept.
+let lastHeader = { encoded: "", kid: "" };
+
+/** The `kid` of an encoded header, which must be exactly `{ alg: "EdDSA", kid, typ }`. */
+function kidOf(encoded: string): string {
+  if (encoded === lastHeader.encoded) return lastHeader.kid;
   let header: unknown;
   try {
-    header = decodeJson(h);
+    header = decodeJson(encoded);
   } catch {
     throw new InvalidReceiptError("TOKEN_MALFORMED", "The execution token's header is not JSON");
   }
@@ -81,7 +90,8 @@ export function readGrantHeader(token: string): GrantParts {
       `The execution token's header must be {"alg":"EdDSA","kid":…,"typ":"${GRANT_TYPE}"} and nothing else`,
       { issues: parsed.error.issues },
     );
-  return { kid: parsed.data.kid, signingInput: `${h}.${p}`, signature: s, payload: p };
+  lastHeader = { encoded, kid: parsed.data.kid };
+  return parsed.data.kid;
 }
 
 /**
