@@ -227,7 +227,11 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
     `,"expires_at":${s(expiresAt)},"idempotency_key":${s(idempotencyKey)}` +
     `,"intent_id":${s(intentId)},"protocol_version":${s(PROTOCOL_VERSION)},"tenant_id":${s(tenantId)}}`;
 
-  if (Buffer.byteLength(canonical, "utf8") > LIMITS.maxCanonicalBytes)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short bindings need no count.
+  if (
+    canonical.length * 3 > LIMITS.maxCanonicalBytes &&
+    Buffer.byteLength(canonical, "utf8") > LIMITS.maxCanonicalBytes
+  )
     throw new ValidationError(
       "intent",
       `the canonical binding is over ${LIMITS.maxCanonicalBytes / 1024} KiB: send ids or a summary in parameters/context, not whole documents`,
