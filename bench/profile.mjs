@@ -360,7 +360,7 @@ export async function main(argv) {
       now: Date.now(),
     };
     rows.push([
-      "verifyGrant (Ed25519 on the thread pool + claims zod + checks), 1 in flight",
+      "verifyGrant (Ed25519 inline + claims zod + checks), 1 in flight",
       await cpuPerCallAsync(
         () => jws.verifyGrant(jws.readGrantHeader(answer.execution_token), publicKey, expected),
         opts.calls,
