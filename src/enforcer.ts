@@ -21,6 +21,7 @@ import { z } from "zod";
 import { MODES, wireConsumeResponseSchema, wireDecisionSchema, type Mode, type WireDecision } from "./gateway/wire.js";
 import { readGrantHeader, verifyGrant, type GrantClaims } from "./grants/jws.js";
 import { KeyRing } from "./grants/keys.js";
+import { BATCH_FROM_IN_FLIGHT } from "./grants/verifier.js";
 import { InMemoryReplayStore, type ReplayStore } from "./grants/replay.js";
 import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/capture.js";
 import { sha256Tagged } from "./intent/canonical.js";
@@ -228,8 +229,8 @@ export class Enforcer {
         clockSkewMs: this.options.clockSkewMs,
         now: Date.now(),
       },
-      // Other calls waiting: keep the event loop free for them.
-      asking > 1,
+      // Many calls waiting: keep the event loop free for them.
+      asking >= BATCH_FROM_IN_FLIGHT,
     );
   }
 

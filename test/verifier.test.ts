@@ -42,6 +42,7 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 describe("the batched grant verifier", () => {
   it("answers every grant of a batch for itself", async () => {
     const verifier = new BatchVerifier();
+    await verifier.boot();
     const all = cases(60);
     const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
     await nextTurn();
@@ -58,6 +59,7 @@ describe("the batched grant verifier", () => {
 
   it("checks inline what a lost worker held, and starts a new one for later batches", async () => {
     const verifier = new BatchVerifier();
+    await verifier.boot();
     const all = cases(300);
     const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
     await nextTurn();
@@ -66,6 +68,7 @@ describe("the batched grant verifier", () => {
     await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
     expect(verifier.pending).toBe(0);
 
+    await verifier.boot();
     const later = cases(9);
     const again = later.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
     await nextTurn();
@@ -77,6 +80,7 @@ describe("the batched grant verifier", () => {
   it("after three lost workers, checks every grant inline", async () => {
     const verifier = new BatchVerifier();
     for (let i = 0; i < 3; i++) {
+      await verifier.boot();
       const all = cases(6);
       const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
       await nextTurn();
@@ -91,6 +95,68 @@ describe("the batched grant verifier", () => {
     expect(verifier.pending).toBe(0);
   });
 
+  it("checks inline while the worker boots, then batches", async () => {
+    const verifier = new BatchVerifier();
+    const first = cases(4);
+    const early = first.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    expect(verifier.pending).toBe(0);
+    await expect(Promise.all(early)).resolves.toEqual(first.map((c) => c.valid));
+    await verifier.boot();
+    const later = cases(4);
+    const batched = later.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    await nextTurn();
+    expect(verifier.pending).toBe(1);
+    await expect(Promise.all(batched)).resolves.toEqual(later.map((c) => c.valid));
+    await verifier.crashForTest();
+  });
+
+  it("gives up on a worker that stops answering and checks its batch inline", async () => {
+    const verifier = new BatchVerifier({ batchDeadlineMs: 200 });
+    await verifier.boot();
+    verifier.stallForTest();
+    const all = cases(10);
+    const started = Date.now();
+    const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(verifier.pending).toBe(0);
+  });
+
+  it("keeps working under the caller's fake timers", async () => {
+    const verifier = new BatchVerifier();
+    await verifier.boot();
+    jest.useFakeTimers();
+    try {
+      const all = cases(8);
+      const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+      await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    } finally {
+      jest.useRealTimers();
+      await verifier.crashForTest();
+    }
+  });
+
+  it("starts the worker's key map over past 32 keys, without mixing keys up", async () => {
+    const verifier = new BatchVerifier();
+    await verifier.boot();
+    for (let round = 0; round < 3; round++) {
+      const pairs = Array.from({ length: 20 }, () => generateKeyPairSync("ed25519"));
+      const jobs = pairs.map((pair, i) => {
+        const input = `r${round}.k${i}`;
+        const signer = i % 4 === 0 ? pairs[(i + 1) % pairs.length]!.privateKey : pair.privateKey;
+        return {
+          input,
+          signature: sign(null, Buffer.from(input), signer).toString("base64url"),
+          key: pair.publicKey,
+          valid: i % 4 !== 0,
+        };
+      });
+      const results = jobs.map((j) => verifier.verify(j.input, j.signature, j.key));
+      await expect(Promise.all(results)).resolves.toEqual(jobs.map((j) => j.valid));
+    }
+    await verifier.crashForTest();
+  });
+
   it("does not keep the process alive once its batches are answered", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "decionis-verifier-"));
     const script = path.join(dir, "exit.mts");
@@ -101,8 +167,11 @@ describe("the batched grant verifier", () => {
 import { batchVerifier } from ${JSON.stringify(module)};
 const { publicKey, privateKey } = generateKeyPairSync("ed25519");
 const signature = sign(null, Buffer.from("a.b"), privateKey).toString("base64url");
-const results = await Promise.all(Array.from({ length: 10 }, () => batchVerifier.verify("a.b", signature, publicKey)));
-console.log(results.filter(Boolean).length);
+await batchVerifier.boot();
+const all = Promise.all(Array.from({ length: 10 }, () => batchVerifier.verify("a.b", signature, publicKey)));
+await new Promise((resolve) => setImmediate(resolve));
+const inWorker = batchVerifier.pending;
+console.log((await all).filter(Boolean).length, inWorker);
 `,
     );
     const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });
@@ -112,7 +181,7 @@ console.log(results.filter(Boolean).length);
     const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     clearTimeout(timer);
-    expect(out.trim()).toBe("10");
+    expect(out.trim()).toBe("10 1");
     expect(code).toBe(0);
   }, 30_000);
 });

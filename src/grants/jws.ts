@@ -96,7 +96,7 @@ function kidOf(encoded: string): string {
 
 /**
  * Verifies the grant's signature with `key` and its claims against this call.
- * `overlapping`: other calls are in flight, so the signature check is batched
+ * `overlapping`: many calls are in flight, so the signature check is batched
  * to the verifier thread (see `verifier.ts`) instead of run inline.
  * @throws {@link InvalidReceiptError} naming the failed check.
  */

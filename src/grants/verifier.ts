@@ -1,18 +1,21 @@
 /**
  * The Ed25519 check of execution grants (protocol 5), placed by load:
  *
- * - **One call at a time**: checked inline. The check is about 95 µs of CPU;
- *   handing it to another thread costs more than that in wake-ups.
- * - **Calls overlapping**: queued, and the queue goes once per event-loop turn
- *   as one message to a worker thread shared by every client of the process,
- *   which answers with one message per batch. The event loop stays free for
- *   other calls, and the thread hops are paid per batch, not per grant.
+ * - **A few calls in flight**: checked inline. The check is about 0.1 ms of
+ *   CPU; handing it to another thread would cost more than that in wake-ups.
+ * - **Many calls in flight** ({@link BATCH_FROM_IN_FLIGHT} or more): queued,
+ *   and the queue goes once per event-loop turn as one message to a worker
+ *   thread shared by every client of the process, which answers with one
+ *   message per batch. The event loop stays free for the other calls, and the
+ *   thread hops are paid per batch, not per grant. While the worker boots,
+ *   checks run inline.
  *
  * Either way the answer is `crypto.verify` on the same bytes and key. If the
- * worker cannot start, crashes or cannot be sent a job, the checks it held run
- * inline: a grant is never taken as verified without a check.
+ * worker cannot start, crashes, stops answering or cannot be sent a job, the
+ * checks it held run inline: a grant is never taken as verified without a check.
  */
 import { verify, type KeyObject } from "node:crypto";
+import { clearTimeout, setImmediate, setTimeout } from "node:timers";
 import { Worker } from "node:worker_threads";
 
 /** One grant to check: the signing input (`header.payload`, ASCII) and the base64url signature. */
@@ -30,6 +33,7 @@ const { parentPort } = require("node:worker_threads");
 const { verify } = require("node:crypto");
 const keys = new Map();
 parentPort.on("message", (batch) => {
+  if (batch.reset === true) keys.clear();
   if (batch.keys !== undefined) for (const [id, key] of batch.keys) keys.set(id, key);
   const jobs = batch.jobs;
   const valid = new Uint8Array(jobs.length / 3);
@@ -57,6 +61,28 @@ export function verifyInline(signingInput: string, signature: string, key: KeyOb
 
 /** After this many worker failures the process checks every grant inline. */
 const MAX_WORKER_FAILURES = 3;
+/** A batch unanswered this long means the worker is stuck: it is dropped and the batch checked inline. */
+const BATCH_DEADLINE_MS = 5_000;
+
+/** @internal */
+export interface BatchVerifierOptions {
+  /** @default 5_000 */
+  batchDeadlineMs?: number;
+}
+/** Keys one worker may hold; past it the worker's key map starts over (keys are re-sent as needed). */
+const MAX_WORKER_KEYS = 32;
+
+/**
+ * Calls in flight from which a grant check is batched to the worker rather than
+ * run inline: below it the event loop is not busy enough for a 0.1 ms check to
+ * matter, and a round trip to the worker would only add latency.
+ */
+export const BATCH_FROM_IN_FLIGHT = 4;
+
+interface Batch {
+  jobs: Job[];
+  deadline: NodeJS.Timeout;
+}
 
 /**
  * The shared worker and its queue. Exported for tests only.
@@ -64,14 +90,23 @@ const MAX_WORKER_FAILURES = 3;
  */
 export class BatchVerifier {
   #worker: Worker | undefined;
+  /** Jobs wait for the worker only once it runs; while it boots, checks run inline. */
+  #online = false;
   #failures = 0;
   #queue: Job[] = [];
   #flushScheduled = false;
-  readonly #sent = new Map<number, Job[]>();
+  readonly #sent = new Map<number, Batch>();
   #seq = 0;
-  /** Key ids as this worker knows them; a new worker starts a new map. */
+  /** Key ids as this worker knows them; a new worker (or a reset) starts a new map. */
   #keyIds = new WeakMap<KeyObject, number>();
+  #keysSent = 0;
   #nextKeyId = 1;
+  #whenOnline: Promise<void> | undefined;
+  readonly #deadlineMs: number;
+
+  constructor(options: BatchVerifierOptions = {}) {
+    this.#deadlineMs = options.batchDeadlineMs ?? BATCH_DEADLINE_MS;
+  }
 
   /** Batches in the worker now. */
   get pending(): number {
@@ -83,17 +118,40 @@ export class BatchVerifier {
     return this.#failures >= MAX_WORKER_FAILURES;
   }
 
+  /**
+   * Checks one signature: in the worker with the other checks of this
+   * event-loop turn, or inline while the worker boots or if it is given up on.
+   */
   verify(signingInput: string, signature: string, key: KeyObject): Promise<boolean> {
-    if (this.disabled) return Promise.resolve(verifyInline(signingInput, signature, key));
+    if (!this.#online) {
+      if (!this.disabled) this.#boot();
+      return Promise.resolve(verifyInline(signingInput, signature, key));
+    }
     return new Promise((resolve) => {
       this.#queue.push({ keyId: 0, key, signingInput, signature, resolve });
       if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
+        // node:timers' own setImmediate: fake timers in the caller's tests replace only the global one.
         setImmediate(() => {
           this.#flush();
         });
+        this.#flushScheduled = true;
       }
     });
+  }
+
+  /** Starts the worker if none runs; resolves once it is online (tests, and warm-up). */
+  boot(): Promise<void> {
+    this.#boot();
+    return this.#whenOnline ?? Promise.resolve();
+  }
+
+  #boot(): void {
+    if (this.#worker !== undefined || this.disabled) return;
+    try {
+      this.#start();
+    } catch {
+      this.#fail();
+    }
   }
 
   #flush(): void {
@@ -101,13 +159,17 @@ export class BatchVerifier {
     const jobs = this.#queue;
     this.#queue = [];
     if (jobs.length === 0) return;
-    let worker: Worker;
-    try {
-      worker = this.#start();
-    } catch {
-      this.#fail();
+    const worker = this.#worker;
+    if (worker === undefined || !this.#online) {
       runInline(jobs);
       return;
+    }
+    let reset = false;
+    if (this.#keysSent >= MAX_WORKER_KEYS) {
+      // Earlier batches were posted first and are checked with the old keys.
+      this.#keyIds = new WeakMap();
+      this.#keysSent = 0;
+      reset = true;
     }
     const newKeys: [number, KeyObject][] = [];
     const flat: (number | string)[] = [];
@@ -116,6 +178,7 @@ export class BatchVerifier {
       if (id === undefined) {
         id = this.#nextKeyId++;
         this.#keyIds.set(job.key, id);
+        this.#keysSent++;
         newKeys.push([id, job.key]);
       }
       job.keyId = id;
@@ -123,43 +186,62 @@ export class BatchVerifier {
     }
     const seq = ++this.#seq;
     try {
-      worker.postMessage(newKeys.length === 0 ? { seq, jobs: flat } : { seq, jobs: flat, keys: newKeys });
+      worker.postMessage({
+        seq,
+        jobs: flat,
+        ...(newKeys.length === 0 ? {} : { keys: newKeys }),
+        ...(reset ? { reset } : {}),
+      });
     } catch {
       // The keys may not have reached the worker: forget them with it.
       this.#fail();
       runInline(jobs);
       return;
     }
+    const deadline = setTimeout(() => {
+      if (this.#worker === worker && this.#sent.has(seq)) this.#fail();
+    }, this.#deadlineMs);
+    deadline.unref();
     if (this.#sent.size === 0) worker.ref();
-    this.#sent.set(seq, jobs);
+    this.#sent.set(seq, { jobs, deadline });
   }
 
-  #start(): Worker {
-    if (this.#worker !== undefined) return this.#worker;
+  #start(): void {
     const worker = new Worker(WORKER_SOURCE, { eval: true, name: "decionis grant verifier" });
     // Idle, it must not keep the process alive; it is ref'd while it holds a batch.
     worker.unref();
+    this.#worker = worker;
+    this.#online = false;
+    this.#keyIds = new WeakMap();
+    this.#keysSent = 0;
+    this.#whenOnline = new Promise((resolve) => {
+      worker.once("online", () => {
+        if (this.#worker === worker) this.#online = true;
+        resolve();
+      });
+      // A worker that dies booting must not leave boot() waiting.
+      worker.once("exit", () => {
+        resolve();
+      });
+    });
     worker.on("message", (message: { seq: number; valid: Uint8Array }) => {
       this.#settle(worker, message);
     });
     const lost = (): void => {
-      if (this.#worker !== worker) return;
-      this.#fail();
+      if (this.#worker === worker) this.#fail();
     };
     worker.on("error", lost);
     worker.on("messageerror", lost);
     worker.on("exit", lost);
-    this.#worker = worker;
-    this.#keyIds = new WeakMap();
-    this.#nextKeyId = 1;
-    return worker;
   }
 
   #settle(worker: Worker, message: { seq: number; valid: Uint8Array }): void {
-    const jobs = this.#sent.get(message.seq);
-    if (jobs === undefined || this.#worker !== worker) return;
+    const batch = this.#sent.get(message.seq);
+    if (batch === undefined || this.#worker !== worker) return;
     this.#sent.delete(message.seq);
+    clearTimeout(batch.deadline);
     if (this.#sent.size === 0) worker.unref();
+    const { jobs } = batch;
     const valid = message.valid;
     // An answer of the wrong shape is no answer: check those grants here.
     if (!(valid instanceof Uint8Array) || valid.length !== jobs.length) {
@@ -169,23 +251,33 @@ export class BatchVerifier {
     for (let i = 0; i < jobs.length; i++) jobs[i]!.resolve(valid[i] === 1);
   }
 
-  /** The worker is gone or unusable: what it held is checked inline; a later batch starts a new one. */
+  /** The worker is gone or unusable: what it held is checked inline; a later call starts a new one. */
   #fail(): void {
     this.#failures++;
     const worker = this.#worker;
     this.#worker = undefined;
+    this.#online = false;
+    this.#whenOnline = undefined;
     const held = [...this.#sent.values()];
     this.#sent.clear();
     if (worker !== undefined) {
       worker.removeAllListeners("message");
       void worker.terminate().catch(() => undefined);
     }
-    for (const jobs of held) runInline(jobs);
+    for (const batch of held) {
+      clearTimeout(batch.deadline);
+      runInline(batch.jobs);
+    }
   }
 
   /** Tests: stop the worker as if it had crashed. */
   crashForTest(): Promise<number> {
     return this.#worker?.terminate() ?? Promise.resolve(0);
+  }
+
+  /** Tests: make the worker stop answering (it keeps running). */
+  stallForTest(): void {
+    this.#worker?.removeAllListeners("message");
   }
 }
 
