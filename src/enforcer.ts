@@ -117,27 +117,28 @@ export class Enforcer {
   settings(
     call: CallOptions,
   ): Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> & Pick<CallOptions, "signal" | "waitTimeoutMs"> {
+    if (typeof call !== "object" || call === null || Array.isArray(call)) parseOptions(callOptionsSchema, call);
+    // Each option read once: what is checked is what is used.
+    const { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal } = call;
     // Nothing set (a plain gate's calls): nothing to check.
     if (
-      typeof call !== "object" ||
-      call === null ||
-      call.verify !== undefined ||
-      call.mode !== undefined ||
-      call.escalation !== undefined ||
-      call.waitTimeoutMs !== undefined ||
-      call.reportOutcome !== undefined ||
-      call.signal !== undefined
+      verify !== undefined ||
+      mode !== undefined ||
+      escalation !== undefined ||
+      waitTimeoutMs !== undefined ||
+      reportOutcome !== undefined ||
+      signal !== undefined
     )
-      parseOptions(callOptionsSchema, call);
+      parseOptions(callOptionsSchema, { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal });
     const o = this.options;
-    const waitTimeoutMs = call.waitTimeoutMs ?? o.waitTimeoutMs;
+    const wait = waitTimeoutMs ?? o.waitTimeoutMs;
     return {
-      verify: call.verify ?? this.#defaultVerify,
-      mode: call.mode ?? o.mode,
-      escalation: call.escalation ?? o.escalation,
-      reportOutcome: call.reportOutcome ?? o.reportOutcome,
-      ...(call.signal === undefined ? {} : { signal: call.signal }),
-      ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
+      verify: verify ?? this.#defaultVerify,
+      mode: mode ?? o.mode,
+      escalation: escalation ?? o.escalation,
+      reportOutcome: reportOutcome ?? o.reportOutcome,
+      ...(signal === undefined ? {} : { signal }),
+      ...(wait === undefined ? {} : { waitTimeoutMs: wait }),
     };
   }
 

@@ -37,6 +37,26 @@ describe("options that would switch checks off are refused", () => {
     expect(authority.requests).toHaveLength(0);
   });
 
+  it("options that are not an object, or a verify that changes between reads", async () => {
+    const client = authority.client();
+    const action = jest.fn();
+    for (const bad of [[], null, "signature"])
+      await expect(client.enforce(intent, bad as never)).rejects.toBeInstanceOf(ConfigurationError);
+    // A getter that passes the check and then says "none" must not switch the check off: read once.
+    let reads = 0;
+    const shifty = {
+      get verify() {
+        reads++;
+        return reads === 1 ? "nope" : "none";
+      },
+      execute: action,
+    };
+    await expect(client.enforce(intent, shifty as never)).rejects.toMatchObject({ option: "verify" });
+    expect(reads).toBe(1);
+    expect(action).not.toHaveBeenCalled();
+    expect(authority.requests).toHaveLength(0);
+  });
+
   it("a key URL with a gateway that cannot fetch it", () => {
     expect(
       () => new DecionisClient({ gateway: new MockGateway(), authorityKeys: "https://keys.example/jwks.json" }),
