@@ -150,3 +150,40 @@ describe("gate input", () => {
     expect(authority.requests).toHaveLength(0);
   });
 });
+
+describe("what hooks and gateways see of an intent", () => {
+  it("a frozen intent whose binding is readable and serialised", async () => {
+    const seen: { intent: import("../src/index.js").ExecutionIntent }[] = [];
+    const observed = authority.client({ hooks: { onDecision: (event) => seen.push(event) } });
+    await observed.enforce({ ...base, parameters: { qty: 5 } });
+    const intent = seen[0]!.intent;
+    expect(Object.isFrozen(intent)).toBe(true);
+    expect(intent.binding.action).toEqual({ type: "OPEN_POSITION", resource: "EURUSD", parameters: { qty: 5 } });
+    expect(intent.binding).toBe(intent.binding); // parsed once
+    const json = JSON.parse(JSON.stringify(intent)) as Record<string, unknown>;
+    expect(json["binding"]).toEqual(intent.binding);
+    expect(json["intentHash"]).toBe(intent.intentHash);
+    expect(json["body"]).toBe(intent.body);
+    expect(() => {
+      (intent as { intentHash: string }).intentHash = "x";
+    }).toThrow(TypeError);
+  });
+
+  it("a gateway's request serialises with its parsed form", async () => {
+    let request: import("../src/index.js").EnforceRequest | undefined;
+    const gatewayClient = new DecionisClient({
+      tenantId: "acme",
+      verify: "none",
+      gateway: {
+        enforceAndBind: async (r) => {
+          request = r;
+          return Promise.reject(new Error("stop here"));
+        },
+      },
+    });
+    await gatewayClient.enforce(base).catch(() => undefined);
+    const json = JSON.parse(JSON.stringify(request)) as Record<string, unknown>;
+    expect(json["request"]).toEqual(JSON.parse(request!.body));
+    expect(json["idempotencyKey"]).toBe(request!.idempotencyKey);
+  });
+});

@@ -9,7 +9,10 @@ import type { WireConsumeRequest, WireEnforceRequest, WireOutcome } from "./wire
 export interface EnforceRequest {
   /** The exact JSON body; a gateway must send these bytes unchanged on every attempt. */
   readonly body: string;
-  /** The same body as an object, parsed on first access. */
+  /**
+   * The same body as an object, parsed on first access: an accessor, so a copy
+   * made with `{ ...request }` or `structuredClone` lacks it (`body` has it all).
+   */
   readonly request: WireEnforceRequest;
   readonly idempotencyKey: string;
   readonly correlationId: string;
@@ -64,6 +67,16 @@ class LazyEnforceRequest implements EnforceRequest {
   get request(): WireEnforceRequest {
     this.#parsed ??= JSON.parse(this.body) as WireEnforceRequest;
     return this.#parsed;
+  }
+
+  /** Serialised with `request`, as the interface lists it. */
+  toJSON(): Record<string, unknown> {
+    return {
+      body: this.body,
+      request: this.request,
+      idempotencyKey: this.idempotencyKey,
+      correlationId: this.correlationId,
+    };
   }
 }
 

@@ -76,7 +76,10 @@ export interface IntentInput {
 
 /** An intent as sent: the binding, its hash and the siblings. Read-only. */
 export interface ExecutionIntent {
-  /** The binding as sent (parsed from the canonical form on first access). */
+  /**
+   * The binding as sent, parsed from the canonical form on first access: an
+   * accessor, so `{ ...intent }` lacks it (`JSON.stringify` includes it).
+   */
   readonly binding: Readonly<WireBinding>;
   readonly intentHash: string;
   readonly intentId: string;
@@ -289,6 +292,6 @@ class CapturedIntent implements ExecutionIntent {
 
   /** Serialised (e.g. logged from a hook) with its binding, like a plain object would be. */
   toJSON(): Record<string, unknown> {
-    return { ...Object.fromEntries(Object.entries(this)), binding: this.binding };
+    return { binding: this.binding, ...Object.fromEntries(Object.entries(this)) };
   }
 }
