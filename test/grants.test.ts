@@ -301,6 +301,35 @@ describe("single use", () => {
     expect(store.size).toBe(1);
   });
 
+  it("the in-memory store keeps an id claimed again after it expired, and stays right past compaction", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 20_000 });
+    const t = 1_000_000;
+    expect(store.claim("blocker", t + 15, t)).toBe(true); // stops the front sweep until t + 15
+    expect(store.claim("a", t + 10, t)).toBe(true);
+    expect(store.claim("a", t + 50, t + 12)).toBe(true); // expired, so claimable again
+    expect(store.claim("b", t + 60, t + 20)).toBe(true); // sweeps the first "a" entry, not the second
+    expect(store.claim("a", t + 70, t + 21)).toBe(false);
+    // Many ids, each live 100 ms, arriving 1 ms apart: the front is swept and the queue compacted.
+    for (let i = 0; i < 12_000; i++) expect(store.claim(`id-${i}`, t + 1_000 + i + 100, t + 1_000 + i)).toBe(true);
+    expect(store.size).toBeLessThanOrEqual(101);
+    expect(store.claim("id-11999", t + 20_000, t + 13_000)).toBe(false); // still live
+    expect(store.claim("id-11000", t + 20_000, t + 13_000)).toBe(true); // expired long ago
+  });
+
+  it("the in-memory store, when full, drops expired ids out of order", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 3 });
+    const t = 1_000_000;
+    expect(store.claim("long", t + 10_000, t)).toBe(true); // blocks the front sweep
+    expect(store.claim("short-1", t + 10, t)).toBe(true);
+    expect(store.claim("short-2", t + 10, t)).toBe(true);
+    expect(store.claim("new", t + 10_000, t + 100)).toBe(true); // full: the whole map is swept
+    expect(store.size).toBe(2);
+    expect(store.claim("long", t + 10_000, t + 200)).toBe(false);
+    expect(store.claim("new", t + 10_000, t + 200)).toBe(false);
+    expect(store.claim("later", t + 30_000, t + 20_000)).toBe(true); // both expired: swept from the rebuilt front
+    expect(store.size).toBe(1);
+  });
+
   it("a replay store that fails fails the call closed", async () => {
     const client = makeClient({
       replayStore: {
