@@ -142,7 +142,14 @@ export class BatchVerifier {
   /** Starts the worker if none runs; resolves once it is online (tests, and warm-up). */
   boot(): Promise<void> {
     this.#boot();
-    return this.#whenOnline ?? Promise.resolve();
+    const worker = this.#worker;
+    const online = this.#whenOnline;
+    if (worker === undefined || online === undefined || this.#online) return Promise.resolve();
+    // Someone waits for it: the process stays up until it is online.
+    worker.ref();
+    return online.then(() => {
+      if (this.#worker === worker && this.#sent.size === 0) worker.unref();
+    });
   }
 
   #boot(): void {
@@ -208,8 +215,6 @@ export class BatchVerifier {
 
   #start(): void {
     const worker = new Worker(WORKER_SOURCE, { eval: true, name: "decionis grant verifier" });
-    // Idle, it must not keep the process alive; it is ref'd while it holds a batch.
-    worker.unref();
     this.#worker = worker;
     this.#online = false;
     this.#keyIds = new WeakMap();
@@ -233,6 +238,9 @@ export class BatchVerifier {
     worker.on("error", lost);
     worker.on("messageerror", lost);
     worker.on("exit", lost);
+    // Idle, it must not keep the process alive; it is ref'd while it holds a batch. Last:
+    // a "message" listener added after unref() would ref its port again.
+    worker.unref();
   }
 
   #settle(worker: Worker, message: { seq: number; valid: Uint8Array }): void {
