@@ -385,6 +385,11 @@ describe("at runtime", () => {
     expect(report["exports"]).toEqual(nodeJson("esm.mjs", scratch)["exports"]);
   });
 
+  test("verifies the signed grants of 16 concurrent calls from ESM and CommonJS, then exits by itself", () => {
+    const report = nodeJson("grants.mjs", scratch);
+    expect(report).toEqual({ fromEsm: { ran: 32, sum: 240 }, fromCjs: { ran: 32, sum: 240 } });
+  });
+
   test("BlockedError from either copy is `instanceof` the other copy's classes", () => {
     const report = nodeJson("dual.mjs", scratch);
     expectInstalled(report["esmResolved"], "esm");
