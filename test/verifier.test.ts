@@ -39,15 +39,28 @@ function cases(n: number): Case[] {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Hands `all` to `verifier` at once; resolves with the answers, in order. */
+function submit(verifier: BatchVerifier, all: readonly Case[]): Promise<boolean[]> {
+  return Promise.all(all.map((c) => verifier.verify(c.signingInput, c.signature, c.key)));
+}
+
+const validity = (all: readonly Case[]) => all.map((c) => c.valid);
+
+/** Boots `verifier`, hands it `n` grants and checks that they went to the worker as one batch. */
+async function batchOf(verifier: BatchVerifier, n: number): Promise<{ all: Case[]; results: Promise<boolean[]> }> {
+  await verifier.boot();
+  const all = cases(n);
+  const results = submit(verifier, all);
+  await nextTurn();
+  expect(verifier.pending).toBe(1);
+  return { all, results };
+}
+
 describe("the batched grant verifier", () => {
   it("answers every grant of a batch for itself", async () => {
     const verifier = new BatchVerifier();
-    await verifier.boot();
-    const all = cases(60);
-    const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
-    await nextTurn();
-    expect(verifier.pending).toBe(1); // one batch in the worker
-    await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    const { all, results } = await batchOf(verifier, 60);
+    await expect(results).resolves.toEqual(validity(all));
     expect(all.filter((c) => c.valid).length).toBe(20);
     await verifier.crashForTest();
   });
@@ -59,21 +72,13 @@ describe("the batched grant verifier", () => {
 
   it("checks inline what a lost worker held, and starts a new one for later batches", async () => {
     const verifier = new BatchVerifier();
-    await verifier.boot();
-    const all = cases(300);
-    const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
-    await nextTurn();
-    expect(verifier.pending).toBe(1);
+    const { all, results } = await batchOf(verifier, 300);
     await verifier.crashForTest();
-    await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    await expect(results).resolves.toEqual(validity(all));
     expect(verifier.pending).toBe(0);
 
-    await verifier.boot();
-    const later = cases(9);
-    const again = later.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
-    await nextTurn();
-    expect(verifier.pending).toBe(1); // a new worker took it
-    await expect(Promise.all(again)).resolves.toEqual(later.map((c) => c.valid));
+    const again = await batchOf(verifier, 9); // a new worker takes it
+    await expect(again.results).resolves.toEqual(validity(again.all));
     await verifier.crashForTest();
   });
 
@@ -82,31 +87,25 @@ describe("the batched grant verifier", () => {
     for (let i = 0; i < 3; i++) {
       await verifier.boot();
       const all = cases(6);
-      const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+      const results = submit(verifier, all);
       await nextTurn();
       await verifier.crashForTest();
-      await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+      await expect(results).resolves.toEqual(validity(all));
     }
     expect(verifier.disabled).toBe(true);
     const all = cases(6);
-    await expect(Promise.all(all.map((c) => verifier.verify(c.signingInput, c.signature, c.key)))).resolves.toEqual(
-      all.map((c) => c.valid),
-    );
+    await expect(submit(verifier, all)).resolves.toEqual(validity(all));
     expect(verifier.pending).toBe(0);
   });
 
   it("checks inline while the worker boots, then batches", async () => {
     const verifier = new BatchVerifier();
     const first = cases(4);
-    const early = first.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
+    const early = submit(verifier, first);
     expect(verifier.pending).toBe(0);
-    await expect(Promise.all(early)).resolves.toEqual(first.map((c) => c.valid));
-    await verifier.boot();
-    const later = cases(4);
-    const batched = later.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
-    await nextTurn();
-    expect(verifier.pending).toBe(1);
-    await expect(Promise.all(batched)).resolves.toEqual(later.map((c) => c.valid));
+    await expect(early).resolves.toEqual(validity(first));
+    const later = await batchOf(verifier, 4);
+    await expect(later.results).resolves.toEqual(validity(later.all));
     await verifier.crashForTest();
   });
 
@@ -116,8 +115,8 @@ describe("the batched grant verifier", () => {
     verifier.stallForTest();
     const all = cases(10);
     const started = Date.now();
-    const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
-    await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+    const results = submit(verifier, all);
+    await expect(results).resolves.toEqual(validity(all));
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(verifier.pending).toBe(0);
   });
@@ -128,8 +127,8 @@ describe("the batched grant verifier", () => {
     jest.useFakeTimers();
     try {
       const all = cases(8);
-      const results = all.map((c) => verifier.verify(c.signingInput, c.signature, c.key));
-      await expect(Promise.all(results)).resolves.toEqual(all.map((c) => c.valid));
+      const results = submit(verifier, all);
+      await expect(results).resolves.toEqual(validity(all));
     } finally {
       jest.useRealTimers();
       await verifier.crashForTest();
