@@ -330,6 +330,27 @@ describe("single use", () => {
     expect(store.size).toBe(1);
   });
 
+  it("the in-memory store does not forget a live id when the clock steps back", () => {
+    const store = new InMemoryReplayStore();
+    expect(store.claim("x", 100, 0)).toBe(true);
+    expect(store.claim("y", 1_000, 150)).toBe(true); // x expired at 150 and is swept
+    expect(store.claim("x", 100, 50)).toBe(false); // the clock went back to 50: x must not run twice
+    expect(store.claim("nan", Number.NaN, 200)).toBe(false);
+  });
+
+  it("the in-memory store, full of live ids, refuses until the soonest one expires, then takes new ones", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 2 });
+    expect(store.claim("long", 1_000, 0)).toBe(true);
+    expect(store.claim("short", 50, 0)).toBe(true);
+    expect(() => store.claim("c", 500, 10)).toThrow(/maxEntries/);
+    expect(() => store.claim("d", 500, 20)).toThrow(/maxEntries/);
+    expect(store.claim("e", 500, 60)).toBe(true); // "short" expired: swept, and its place taken
+    expect(() => store.claim("f", 900, 61)).toThrow(/maxEntries/);
+    expect(store.claim("long", 2_000, 62)).toBe(false);
+    expect(store.claim("e", 600, 70)).toBe(false);
+    expect(store.claim("g", 900, 501)).toBe(true); // "e" expired at 500
+  });
+
   it("a replay store that fails fails the call closed", async () => {
     const client = makeClient({
       replayStore: {

@@ -41,6 +41,10 @@ export class InMemoryReplayStore implements ReplayStore {
    */
   #order: (string | number)[] = [];
   #head = 0;
+  /** The latest `now` seen: a clock stepping back must not make a forgotten id claimable again. */
+  #latest = -Infinity;
+  /** No full sweep before this time: the last one found nothing expiring sooner. */
+  #noSweepBefore = -Infinity;
   readonly #maxEntries: number;
 
   constructor(options: InMemoryReplayStoreOptions = {}) {
@@ -53,16 +57,21 @@ export class InMemoryReplayStore implements ReplayStore {
   }
 
   claim(jti: string, expiresAtMs: number, now: number = Date.now()): boolean {
+    if (now > this.#latest) this.#latest = now;
+    else now = this.#latest;
     const existing = this.#seen.get(jti);
     if (existing !== undefined && existing > now) return false;
-    // An id already past its expiry is never claimable: its grant cannot run anyway.
-    if (expiresAtMs <= now) return false;
+    // An id already past its expiry (or without one) is never claimable: its grant cannot run anyway.
+    if (!(expiresAtMs > now)) return false;
     this.#sweepFront(now);
-    if (this.#seen.size >= this.#maxEntries) this.#sweep(now);
+    if (this.#seen.size >= this.#maxEntries && now >= this.#noSweepBefore) this.#sweep(now);
     if (this.#seen.size >= this.#maxEntries)
       throw new Error(`the replay store holds ${this.#maxEntries} unexpired grants; raise maxEntries`);
     this.#seen.set(jti, expiresAtMs);
     this.#order.push(jti, expiresAtMs);
+    if (expiresAtMs < this.#noSweepBefore) this.#noSweepBefore = expiresAtMs;
+    // Ids claimed again after expiry leave stale pairs behind: keep the queue within twice the map.
+    if (this.#order.length - this.#head > 4 * this.#seen.size + 4096) this.#rebuildOrder();
     return true;
   }
 
@@ -83,9 +92,18 @@ export class InMemoryReplayStore implements ReplayStore {
     this.#head = head;
   }
 
-  /** Every expired id, wherever it sits; only when the store is full. */
+  /** Every expired id, wherever it sits; only when the store is full, and not again before one can expire. */
   #sweep(now: number): void {
-    for (const [jti, expiresAt] of this.#seen) if (expiresAt <= now) this.#seen.delete(jti);
+    let soonest = Infinity;
+    for (const [jti, expiresAt] of this.#seen) {
+      if (expiresAt <= now) this.#seen.delete(jti);
+      else if (expiresAt < soonest) soonest = expiresAt;
+    }
+    this.#noSweepBefore = soonest;
+    this.#rebuildOrder();
+  }
+
+  #rebuildOrder(): void {
     this.#order = [...this.#seen].flat();
     this.#head = 0;
   }
