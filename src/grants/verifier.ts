@@ -15,7 +15,7 @@
  * checks it held run inline: a grant is never taken as verified without a check.
  */
 import { verify, type KeyObject } from "node:crypto";
-import { clearTimeout, setImmediate, setTimeout } from "node:timers";
+import * as timers from "node:timers";
 import { Worker } from "node:worker_threads";
 
 /** One grant to check: the signing input (`header.payload`, ASCII) and the base64url signature. */
@@ -59,7 +59,12 @@ export function verifyInline(signingInput: string, signature: string, key: KeyOb
   }
 }
 
-/** After this many worker failures the process checks every grant inline. */
+// Taken once, at load: fake timers installed later by the caller's tests (jest, sinon,
+// vitest) replace the global functions and even node:timers' exports, and must not
+// stall grant checks.
+const { setImmediate, setTimeout, clearTimeout } = timers;
+
+/** After this many worker failures in a row (no batch answered between them) the process checks every grant inline. */
 const MAX_WORKER_FAILURES = 3;
 /** A batch unanswered this long means the worker is stuck: it is dropped and the batch checked inline. */
 const BATCH_DEADLINE_MS = 5_000;
@@ -130,7 +135,6 @@ export class BatchVerifier {
     return new Promise((resolve) => {
       this.#queue.push({ keyId: 0, key, signingInput, signature, resolve });
       if (!this.#flushScheduled) {
-        // node:timers' own setImmediate: fake timers in the caller's tests replace only the global one.
         setImmediate(() => {
           this.#flush();
         });
@@ -257,6 +261,7 @@ export class BatchVerifier {
       return;
     }
     for (let i = 0; i < jobs.length; i++) jobs[i]!.resolve(valid[i] === 1);
+    this.#failures = 0;
   }
 
   /** The worker is gone or unusable: what it held is checked inline; a later call starts a new one. */
