@@ -5,6 +5,7 @@
 //   node bench/run.mjs [--rounds 6] [--calls1 1000] [--calls64 4000] [--sdk-axios] [--json out.json]
 //   node bench/run.mjs --profile [profile options]   # the SDK's own CPU per call, no network
 //   node bench/run.mjs --quick                       # a smoke run (2 rounds, few calls)
+//   node bench/run.mjs --steady [--seconds 90]       # one gated client past the grants' 30 s lifetime
 import { writeFileSync } from "node:fs";
 import {
   fmt,
@@ -31,6 +32,10 @@ async function main(argv) {
   if (argv.includes("--profile")) {
     const { main: profile } = await import("./profile.mjs");
     return profile(argv.filter((a) => a !== "--profile"));
+  }
+  if (argv.includes("--steady")) {
+    const { main: steady } = await import("./steady.mjs");
+    return steady(argv.filter((a) => a !== "--steady"));
   }
   const opts = parseArgs(argv, {
     rounds: 6,
