@@ -16,32 +16,9 @@ import {
   table,
 } from "./lib.mjs";
 
-/** Runs `call` with `concurrency` in flight for `ms`; returns calls made, wall time and client CPU. */
-async function runFor(call, ms, concurrency) {
-  const deadline = performance.now() + ms;
-  let calls = 0;
-  let failure;
-  const worker = async () => {
-    while (performance.now() < deadline && failure === undefined) {
-      try {
-        await call();
-        calls++;
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  if (failure !== undefined) throw failure;
-  return { calls, callsPerSec: (calls * 1000) / wallMs, cpuUsPerCall: (cpu.user + cpu.system) / calls };
-}
-
 export async function main(argv) {
   const opts = parseArgs(argv, { seconds: 90, window: 10, inFlight: 64 });
+  // Windows are counted in calls, sized from the warm-up's rate so that each lasts about `window` seconds.
   const m = machine();
   console.log(`decionis steady state — ${m.nproc} CPUs, node ${m.node}, load average ${m.loadavg.join(" ")}`);
   const server = await startServer();
@@ -58,13 +35,19 @@ export async function main(argv) {
     const before = await baseline();
     await measure(gated.call, 3000, opts.inFlight); // warm-up
     gc();
+    const rate = (await measure(gated.call, 4000, opts.inFlight)).callsPerSec;
+    const perWindow = Math.round(rate * opts.window);
     console.log(
-      `${opts.seconds} s of gated calls at ${opts.inFlight} in flight, in ${opts.window} s windows (grants live 30 s)\n`,
+      `about ${opts.seconds} s of gated calls at ${opts.inFlight} in flight, in windows of ${perWindow} calls ` +
+        `(about ${opts.window} s; grants live 30 s)\n`,
     );
     const rows = [];
-    for (let t = 0; t < opts.seconds; t += opts.window) {
-      const w = await runFor(gated.call, opts.window * 1000, opts.inFlight);
-      rows.push([`${t}–${t + opts.window} s`, fmt(w.callsPerSec), fmt(w.cpuUsPerCall)]);
+    let elapsedMs = 0;
+    while (elapsedMs < opts.seconds * 1000) {
+      const w = await measure(gated.call, perWindow, opts.inFlight);
+      const from = elapsedMs / 1000;
+      elapsedMs += w.wallMs;
+      rows.push([`${fmt(from)}–${fmt(elapsedMs / 1000)} s`, fmt(w.callsPerSec), fmt(w.cpuUsPerCall)]);
     }
     const after = await baseline();
     bare.close();
