@@ -20,7 +20,6 @@ import { Worker } from "node:worker_threads";
 
 /** One grant to check: the signing input (`header.payload`, ASCII) and the base64url signature. */
 interface Job {
-  keyId: number;
   key: KeyObject;
   signingInput: string;
   signature: string;
@@ -68,14 +67,14 @@ const { setImmediate, setTimeout, clearTimeout } = timers;
 const MAX_WORKER_FAILURES = 3;
 /** A batch unanswered this long means the worker is stuck: it is dropped and the batch checked inline. */
 const BATCH_DEADLINE_MS = 5_000;
+/** Keys one worker may hold; past it the worker's key map starts over (keys are re-sent as needed). */
+const MAX_WORKER_KEYS = 32;
 
 /** @internal */
 export interface BatchVerifierOptions {
   /** @default 5_000 */
   batchDeadlineMs?: number;
 }
-/** Keys one worker may hold; past it the worker's key map starts over (keys are re-sent as needed). */
-const MAX_WORKER_KEYS = 32;
 
 /**
  * Calls in flight from which a grant check is batched to the worker rather than
@@ -133,7 +132,7 @@ export class BatchVerifier {
       return Promise.resolve(verifyInline(signingInput, signature, key));
     }
     return new Promise((resolve) => {
-      this.#queue.push({ keyId: 0, key, signingInput, signature, resolve });
+      this.#queue.push({ key, signingInput, signature, resolve });
       if (!this.#flushScheduled) {
         setImmediate(() => {
           this.#flush();
@@ -192,7 +191,6 @@ export class BatchVerifier {
         this.#keysSent++;
         newKeys.push([id, job.key]);
       }
-      job.keyId = id;
       flat.push(id, job.signingInput, job.signature);
     }
     const seq = ++this.#seq;
