@@ -56,11 +56,14 @@ export class KeyRing {
     if (given !== undefined) this.#keys = importJwks(given, source);
   }
 
+  /** Whether the set must be fetched before use: never fetched yet, or older than `maxAgeMs`. */
+  #due(now: number): boolean {
+    return this.fetch !== undefined && (this.#keys === undefined || now - this.#fetchedAt > this.options.maxAgeMs);
+  }
+
   /** The key `kid` if it is held and fresh, without waiting: the common case. */
   peek(kid: string, now = Date.now()): KeyObject | undefined {
-    if (this.#keys === undefined || (this.fetch !== undefined && now - this.#fetchedAt > this.options.maxAgeMs))
-      return undefined;
-    return this.#keys.get(kid);
+    return this.#due(now) ? undefined : this.#keys?.get(kid);
   }
 
   /**
@@ -68,8 +71,7 @@ export class KeyRing {
    * @throws {@link InvalidReceiptError} `KEYS_UNAVAILABLE` or `TOKEN_KEY_UNKNOWN`.
    */
   async get(kid: string, now = Date.now()): Promise<KeyObject> {
-    if (this.fetch !== undefined && (this.#keys === undefined || now - this.#fetchedAt > this.options.maxAgeMs))
-      await this.#refresh(now);
+    if (this.#due(now)) await this.#refresh(now);
     let key = this.#keys?.get(kid);
     if (key === undefined && this.fetch !== undefined && now - this.#fetchedAt >= this.options.refetchIntervalMs) {
       await this.#refresh(now);
