@@ -24,6 +24,7 @@ import {
   type RecordedRequest,
 } from "./helpers/test-authority.js";
 import { batchVerifier } from "../src/grants/verifier.js";
+import { expectRefused as refusedCall } from "./helpers/refused.js";
 
 const authority = useTestAuthority({ apiKey: "sk_grants", retryPolicy: RetryPolicy.none() });
 
@@ -47,13 +48,7 @@ function allowWithGrant(
   };
 }
 
-async function expectRefused(client: DecionisClient, check: string): Promise<void> {
-  const action = jest.fn();
-  const error = await client.enforce(intent, { execute: action }).catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(InvalidReceiptError);
-  expect((error as InvalidReceiptError).code).toBe(check);
-  expect(action).not.toHaveBeenCalled();
-}
+const expectRefused = (client: DecionisClient, check: string): Promise<void> => refusedCall(client, intent, check);
 
 describe('verify: "signature" (the default with the HTTP gateway)', () => {
   it("runs on a correctly signed grant, fetching the JWKS once", async () => {

@@ -20,6 +20,7 @@ import {
 } from "../../src/index.js";
 import { startLocalAuthority, type LocalAuthority } from "../../src/local/index.js";
 import { startProxy, type Proxy } from "../helpers/proxy.js";
+import { expectRefused } from "../helpers/refused.js";
 import { clientFor, order, POLICIES } from "./helpers.js";
 
 let authority: LocalAuthority;
@@ -62,13 +63,7 @@ function reSign(
   return `${h}.${payload}.${sign(null, Buffer.from(`${h}.${payload}`), key).toString("base64url")}`;
 }
 
-async function refused(c: DecionisClient, check: string, intent = small()): Promise<void> {
-  const action = jest.fn();
-  const error = await c.enforce(intent, { execute: action }).catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(InvalidReceiptError);
-  expect((error as InvalidReceiptError).code).toBe(check);
-  expect(action).not.toHaveBeenCalled();
-}
+const refused = (c: DecionisClient, check: string, intent = small()): Promise<void> => expectRefused(c, intent, check);
 
 describe("grant verification", () => {
   it("runs on the authority's real grant", async () => {
