@@ -25,7 +25,8 @@ import { TENANT_ID_PATTERN } from "./wire.js";
 
 /** Options of {@link createKeonClient}: the gateway's, and the client options that apply to Keon. */
 export interface KeonClientOptions
-  extends Omit<KeonGatewayOptions, "onRetry">,
+  extends
+    Omit<KeonGatewayOptions, "onRetry">,
     Pick<ClientOptions, "tenantId" | "system" | "intentTtlMs" | "hooks" | "replayStore" | "mode"> {}
 
 /** Options of a remote execution. */

@@ -145,7 +145,10 @@ export class KeonGateway implements DecisionGateway {
 
   constructor(options: KeonGatewayOptions) {
     if (typeof options !== "object" || options === null)
-      throw new ConfigurationError("options", "KeonGateway needs options: { baseUrl, apiKey } or { baseUrl, bearerToken }");
+      throw new ConfigurationError(
+        "options",
+        "KeonGateway needs options: { baseUrl, apiKey } or { baseUrl, bearerToken }",
+      );
     this.baseUrl = checkBaseUrl(options.baseUrl);
     const { apiKey, bearerToken } = options;
     if ((apiKey === undefined) === (bearerToken === undefined))
@@ -254,7 +257,10 @@ export class KeonGateway implements DecisionGateway {
     if (this.#issued.has(decisionId))
       throw new ContractError(`Keon issued receipt ${decisionId} twice; nothing ran.`, { reason: "RECEIPT_REUSED" });
     // A receipt lives no longer than its intent; one without an expiry, exactly as long.
-    const expiresAtMs = Math.min(Date.parse(intent.expires_at), r.expiresAt == null ? Infinity : Date.parse(r.expiresAt));
+    const expiresAtMs = Math.min(
+      Date.parse(intent.expires_at),
+      r.expiresAt == null ? Infinity : Date.parse(r.expiresAt),
+    );
     this.#remember({
       receiptId: decisionId,
       tenantId,
@@ -314,10 +320,11 @@ export class KeonGateway implements DecisionGateway {
     if (typeof input !== "object" || input === null || Array.isArray(input))
       throw new ValidationError("request", "pass { action?, parameters? } as the second argument of execute()");
     const { action = issued.action, parameters = issued.parameters } = input;
+    if (typeof action !== "string") throw new ValidationError("action", "action must be the decided action's name");
     if (action !== issued.action)
       throw new InvalidReceiptError(
         "TOKEN_BINDING_MISMATCH",
-        `Keon receipt ${decisionId} was decided for action "${clip(issued.action)}", not "${clip(String(action))}"`,
+        `Keon receipt ${decisionId} was decided for action "${clip(issued.action)}", not "${clip(action)}"`,
         { decisionId },
       );
     // What is hashed is what is sent: the canonical form, parsed back.

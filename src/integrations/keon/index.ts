@@ -5,7 +5,13 @@
  * Held back: the transport and the Keon wire schemas (their shapes may
  * change; the wire contract is in docs/keon.md).
  */
-export { createKeonClient, KeonClient, keonReceipt, type KeonClientOptions, type KeonExecuteOptions } from "./client.js";
+export {
+  createKeonClient,
+  KeonClient,
+  keonReceipt,
+  type KeonClientOptions,
+  type KeonExecuteOptions,
+} from "./client.js";
 export {
   KeonGateway,
   type KeonGatewayOptions,

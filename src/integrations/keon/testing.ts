@@ -77,6 +77,17 @@ export interface KeonTestServer {
 }
 
 const BASE = "/runtime/v1";
+
+interface Reply {
+  status: number;
+  json: unknown;
+}
+
+const ok = (data: unknown): Reply => ({ status: 200, json: { success: true, data } });
+const fail = (status: number, code: string, message: string, details?: Record<string, unknown>): Reply => ({
+  status,
+  json: { success: false, error: { code, message, ...(details === undefined ? {} : { details }) } },
+});
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
@@ -90,7 +101,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
  */
 export async function startKeonTestServer(options: KeonTestServerOptions = {}): Promise<KeonTestServer> {
   const bearer = options.bearerToken;
-  const apiKey = bearer === undefined ? (options.apiKey ?? `keon_test_${randomUUID().replace(/-/g, "")}`) : options.apiKey;
+  const apiKey =
+    bearer === undefined ? (options.apiKey ?? `keon_test_${randomUUID().replace(/-/g, "")}`) : options.apiKey;
   const ttl = options.receiptTtlMs ?? 60_000;
   const decide = options.decide ?? ((): KeonTestDecision => "allow");
   const run = options.execute ?? ((): unknown => ({ ok: true }));
@@ -112,13 +124,6 @@ export async function startKeonTestServer(options: KeonTestServerOptions = {}): 
       }
       const path = (req.url ?? "").startsWith(`${BASE}/`) ? (req.url ?? "").slice(BASE.length + 1) : "";
       requests.push(Object.freeze({ path, headers: { ...req.headers }, body }));
-      const send = (status: number, json: unknown, headers: Record<string, string> = {}): void => {
-        res.writeHead(status, { "content-type": "application/json", ...headers });
-        res.end(JSON.stringify(json));
-      };
-      const fail = (status: number, code: string, message: string, details?: Record<string, unknown>): void => {
-        send(status, { success: false, error: { code, message, ...(details === undefined ? {} : { details }) } });
-      };
       const fault = faults.get(path)?.shift();
       if (fault !== undefined) {
         const answer = (): void => {
@@ -129,98 +134,108 @@ export async function startKeonTestServer(options: KeonTestServerOptions = {}): 
         else setTimeout(answer, fault.delayMs).unref();
         return;
       }
-      if (req.method !== "POST" || (path !== "decide" && path !== "execute"))
-        return fail(404, "NOT_FOUND", `No route ${req.method ?? ""} ${req.url ?? ""}`);
-      const authorized =
-        bearer === undefined ? req.headers["x-api-key"] === apiKey : req.headers.authorization === `Bearer ${bearer}`;
-      if (!authorized) return fail(401, "UNAUTHORIZED", "Missing or invalid credential");
-      if (typeof body !== "object" || body === null) return fail(400, "VALIDATION_ERROR", "Body is not a JSON object");
-      const b = body as Record<string, unknown>;
-      const correlationId = b.correlationId;
-      if (
-        typeof correlationId !== "string" ||
-        !CORRELATION_ID_PATTERN.test(correlationId) ||
-        req.headers["x-correlation-id"] !== correlationId
-      )
-        return fail(400, "INVALID_CORRELATION_ID", "correlationId must be t:<tenant>|c:<uuidv7>, also in X-Correlation-Id");
-      for (const field of ["tenantId", "actorId", "action"])
-        if (typeof b[field] !== "string" || b[field] === "")
-          return fail(400, "VALIDATION_ERROR", `${field} is required`, { field });
-      if (!TENANT_ID_PATTERN.test(b.tenantId as string) || !correlationId.startsWith(`t:${b.tenantId as string}|c:`))
-        return fail(400, "INVALID_CORRELATION_ID", "the correlation id names another tenant");
-
-      if (path === "decide") {
-        const r = b as unknown as KeonDecideRequest;
-        for (const field of ["resourceType", "resourceId"] as const)
-          if (typeof r[field] !== "string" || r[field] === "")
-            return fail(400, "VALIDATION_ERROR", `${field} is required`, { field });
-        if (typeof r.subjectHash !== "string" || !HEX64.test(r.subjectHash))
-          return fail(400, "VALIDATION_ERROR", "subjectHash must be 64 lowercase hex digits", { field: "subjectHash" });
-        let answer: KeonTestDecision;
-        try {
-          answer = decide(r);
-        } catch (error) {
-          return fail(500, "INTERNAL_ERROR", error instanceof Error ? error.message : "decide failed");
-        }
-        const d = typeof answer === "string" ? { decision: answer } : answer;
-        const now = Date.now();
-        const expiresInMs = d.expiresInMs === undefined ? ttl : d.expiresInMs;
-        const receipt: Record<string, unknown> = {
-          receiptId: `dr-${uuidv7Like(now)}`,
-          decision: d.decision,
-          correlationId,
-          tenantId: r.tenantId,
-          actorId: r.actorId,
-          decidedAt: new Date(now).toISOString(),
-          ...(expiresInMs === null ? {} : { expiresAt: new Date(now + expiresInMs).toISOString() }),
-          ...(d.reason === undefined ? {} : { reason: d.reason }),
-          appliedPolicies: d.appliedPolicies ?? [],
-        };
-        receipts.set(receipt.receiptId as string, { ...receipt, action: r.action, subjectHash: r.subjectHash });
-        return send(200, { success: true, data: receipt });
-      }
-
-      const r = b as unknown as KeonExecuteRequest;
-      const receiptId = r.decisionReceiptId as unknown;
-      if (typeof receiptId !== "string" || receiptId === "")
-        return fail(400, "MISSING_DECISION_RECEIPT", "decisionReceiptId is required");
-      const receipt = receipts.get(receiptId);
-      if (receipt === undefined) return fail(400, "INVALID_DECISION_RECEIPT", "Unknown decision receipt");
-      if (receipt.decision === "deny")
-        return fail(403, "EXECUTION_DENIED", (receipt.reason as string | undefined) ?? "Denied by policy", { receiptId });
-      if (
-        used.has(receiptId) ||
-        receipt.tenantId !== r.tenantId ||
-        receipt.actorId !== r.actorId ||
-        receipt.action !== r.action ||
-        (typeof receipt.expiresAt === "string" && Date.parse(receipt.expiresAt) <= Date.now())
-      )
-        return fail(400, "INVALID_DECISION_RECEIPT", "Receipt used, expired, or for another tenant, actor or action");
-      used.add(receiptId);
-      executions.push(Object.freeze({ ...r }));
-      const executedAt = new Date().toISOString();
-      let status = "completed";
-      let result: unknown;
-      try {
-        result = run(r);
-      } catch (error) {
-        status = "failed";
-        result = { error: error instanceof Error ? error.message : String(error) };
-      }
-      return send(200, {
-        success: true,
-        data: {
-          executionId: `exec-${randomUUID()}`,
-          correlationId,
-          decisionReceiptId: receiptId,
-          status,
-          ...(result === undefined ? {} : { result }),
-          executedAt,
-          completedAt: new Date().toISOString(),
-        },
-      });
+      const reply = handle(req, path, body);
+      res.writeHead(reply.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(reply.json));
     });
   });
+
+  /** The real answer to one request. */
+  function handle(req: http.IncomingMessage, path: string, body: unknown): Reply {
+    if (req.method !== "POST" || (path !== "decide" && path !== "execute"))
+      return fail(404, "NOT_FOUND", `No route ${req.method ?? ""} ${req.url ?? ""}`);
+    const authorized =
+      bearer === undefined ? req.headers["x-api-key"] === apiKey : req.headers.authorization === `Bearer ${bearer}`;
+    if (!authorized) return fail(401, "UNAUTHORIZED", "Missing or invalid credential");
+    if (typeof body !== "object" || body === null) return fail(400, "VALIDATION_ERROR", "Body is not a JSON object");
+    const b = body as Record<string, unknown>;
+    const correlationId = b.correlationId;
+    if (
+      typeof correlationId !== "string" ||
+      !CORRELATION_ID_PATTERN.test(correlationId) ||
+      req.headers["x-correlation-id"] !== correlationId
+    )
+      return fail(
+        400,
+        "INVALID_CORRELATION_ID",
+        "correlationId must be t:<tenant>|c:<uuidv7>, also in X-Correlation-Id",
+      );
+    for (const field of ["tenantId", "actorId", "action"])
+      if (typeof b[field] !== "string" || b[field] === "")
+        return fail(400, "VALIDATION_ERROR", `${field} is required`, { field });
+    if (!TENANT_ID_PATTERN.test(b.tenantId as string) || !correlationId.startsWith(`t:${b.tenantId as string}|c:`))
+      return fail(400, "INVALID_CORRELATION_ID", "the correlation id names another tenant");
+
+    if (path === "decide") {
+      const r = b as unknown as KeonDecideRequest;
+      for (const field of ["resourceType", "resourceId"] as const)
+        if (typeof r[field] !== "string" || r[field] === "")
+          return fail(400, "VALIDATION_ERROR", `${field} is required`, { field });
+      if (typeof r.subjectHash !== "string" || !HEX64.test(r.subjectHash))
+        return fail(400, "VALIDATION_ERROR", "subjectHash must be 64 lowercase hex digits", { field: "subjectHash" });
+      let answer: KeonTestDecision;
+      try {
+        answer = decide(r);
+      } catch (error) {
+        return fail(500, "INTERNAL_ERROR", error instanceof Error ? error.message : "decide failed");
+      }
+      const d = typeof answer === "string" ? { decision: answer } : answer;
+      const now = Date.now();
+      const expiresInMs = d.expiresInMs === undefined ? ttl : d.expiresInMs;
+      const receipt: Record<string, unknown> = {
+        receiptId: `dr-${uuidv7Like(now)}`,
+        decision: d.decision,
+        correlationId,
+        tenantId: r.tenantId,
+        actorId: r.actorId,
+        decidedAt: new Date(now).toISOString(),
+        ...(expiresInMs === null ? {} : { expiresAt: new Date(now + expiresInMs).toISOString() }),
+        ...(d.reason === undefined ? {} : { reason: d.reason }),
+        appliedPolicies: d.appliedPolicies ?? [],
+      };
+      receipts.set(receipt.receiptId as string, { ...receipt, action: r.action, subjectHash: r.subjectHash });
+      return ok(receipt);
+    }
+
+    const r = b as unknown as KeonExecuteRequest;
+    const receiptId = r.decisionReceiptId as unknown;
+    if (typeof receiptId !== "string" || receiptId === "")
+      return fail(400, "MISSING_DECISION_RECEIPT", "decisionReceiptId is required");
+    const receipt = receipts.get(receiptId);
+    if (receipt === undefined) return fail(400, "INVALID_DECISION_RECEIPT", "Unknown decision receipt");
+    if (receipt.decision === "deny")
+      return fail(403, "EXECUTION_DENIED", (receipt.reason as string | undefined) ?? "Denied by policy", {
+        receiptId,
+      });
+    if (
+      used.has(receiptId) ||
+      receipt.tenantId !== r.tenantId ||
+      receipt.actorId !== r.actorId ||
+      receipt.action !== r.action ||
+      (typeof receipt.expiresAt === "string" && Date.parse(receipt.expiresAt) <= Date.now())
+    )
+      return fail(400, "INVALID_DECISION_RECEIPT", "Receipt used, expired, or for another tenant, actor or action");
+    used.add(receiptId);
+    executions.push(Object.freeze({ ...r }));
+    const executedAt = new Date().toISOString();
+    let status = "completed";
+    let result: unknown;
+    try {
+      result = run(r);
+    } catch (error) {
+      status = "failed";
+      result = { error: error instanceof Error ? error.message : String(error) };
+    }
+    return ok({
+      executionId: `exec-${randomUUID()}`,
+      correlationId,
+      decisionReceiptId: receiptId,
+      status,
+      ...(result === undefined ? {} : { result }),
+      executedAt,
+      completedAt: new Date().toISOString(),
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => {

@@ -129,10 +129,10 @@ export class KeonTransport {
       if (ok.success) return ok.data.data;
       const failed = errorEnvelopeSchema.safeParse(parsed);
       if (failed.success) throw this.#error(status === 200 ? 400 : status, failed.data.error, undefined, context);
-      throw new ContractError(
-        `Keon answered ${status} without a { success, data } envelope; nothing ran.`,
-        { issues: ok.error.issues, reason: "ENVELOPE_INVALID" },
-      );
+      throw new ContractError(`Keon answered ${status} without a { success, data } envelope; nothing ran.`, {
+        issues: ok.error.issues,
+        reason: "ENVELOPE_INVALID",
+      });
     }
     const envelope = json ? errorEnvelopeSchema.safeParse(parsed) : undefined;
     throw this.#error(status, envelope?.success === true ? envelope.data.error : undefined, answer.retryAfter, context);
@@ -157,7 +157,9 @@ export class KeonTransport {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        if (answer === undefined) reject(error as Error);
+        if (answer === undefined)
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort rejects with the signal's own reason
+          reject(error);
         else resolve(answer);
       };
       const request = this.#request(new URL(path, this.#base), {
