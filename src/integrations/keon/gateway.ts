@@ -153,7 +153,7 @@ export class KeonGateway implements DecisionGateway {
     const { apiKey, bearerToken } = options;
     if ((apiKey === undefined) === (bearerToken === undefined))
       throw new ConfigurationError(
-        apiKey === undefined ? "apiKey" : "bearerToken",
+        "apiKey",
         "pass exactly one of apiKey (sent as X-API-Key) or bearerToken (sent as Authorization: Bearer)",
       );
     const secret = (apiKey ?? bearerToken) as unknown;

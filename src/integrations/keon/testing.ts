@@ -26,9 +26,9 @@ export type KeonTestDecision =
 /** Options of {@link startKeonTestServer}. */
 export interface KeonTestServerOptions {
   /** The accepted `X-API-Key`. @default a random key, unless `bearerToken` is given */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The accepted bearer token. */
-  bearerToken?: string;
+  bearerToken?: string | undefined;
   /** Decides a `/decide` request. @default allow everything */
   decide?: (request: KeonDecideRequest) => KeonTestDecision;
   /** The `result` of an execution; what it throws becomes a `failed` execution. @default `{ ok: true }` */
