@@ -106,6 +106,8 @@ interface Issued {
   readonly subjectHash: string;
   readonly correlationId: string;
   readonly expiresAtMs: number;
+  /** Sent to `/execute` once; kept (until it expires) so a second try is told so. */
+  readonly spent?: true;
 }
 
 /** @internal A checked `POST /execute`, ready to send once the core has claimed the receipt. */
@@ -308,9 +310,13 @@ export class KeonGateway implements DecisionGateway {
     if (issued === undefined)
       throw new InvalidReceiptError(
         "RECEIPT_UNKNOWN",
-        `Keon receipt ${clip(decisionId)} was not issued by this client, or was already executed`,
+        `Keon receipt ${clip(decisionId)} was not issued by this client`,
         { decisionId },
       );
+    if (issued.spent === true)
+      throw new InvalidReceiptError("RECEIPT_ALREADY_USED", `Keon receipt ${decisionId} was already executed once`, {
+        decisionId,
+      });
     if (issued.expiresAtMs <= Date.now())
       throw new InvalidReceiptError(
         "TOKEN_EXPIRED",
@@ -356,7 +362,7 @@ export class KeonGateway implements DecisionGateway {
   async [SEND](prepared: PreparedExecution, signal: AbortSignal | undefined): Promise<ExecutionResult> {
     const { issued } = prepared;
     // Claimed: whatever happens next, it is not executed twice from here.
-    this.#issued.delete(issued.receiptId);
+    this.#issued.set(issued.receiptId, { ...issued, spent: true });
     const data = await this.#transport.post(
       "execute",
       prepared.body,
