@@ -329,6 +329,17 @@ describe("Keon's remote execution", () => {
     expect(executes()).toBe(1);
   });
 
+  test("an aborted signal sends nothing and leaves the receipt usable", async () => {
+    await start();
+    const keon = client();
+    const receipt = await keon.decide(intent());
+    const controller = new AbortController();
+    controller.abort(new Error("caller gave up"));
+    await expect(keon.execute(receipt, {}, { signal: controller.signal })).rejects.toThrow("caller gave up");
+    expect(executes()).toBe(0);
+    await expect(keon.execute(receipt, {})).resolves.toMatchObject({ status: "completed" });
+  });
+
   test("decideAndExecute: allow executes once; deny throws ExecutionDeniedError and sends no /execute", async () => {
     await start();
     const keon = client();
@@ -421,11 +432,16 @@ describe("Keon's remote execution", () => {
 describe("faults", () => {
   test("429 and 5xx on /decide are retried with the same correlation id and body; then it runs once", async () => {
     await start();
-    const keon = client();
+    const onRetry = jest.fn();
+    const keon = client({ hooks: { onRetry } });
     server.fail("decide", { status: 503 }, { status: 429, headers: { "retry-after": "0" } });
     const fn = jest.fn(() => "ok");
     await expect(keon.enforce(intent(), { execute: fn })).resolves.toBe("ok");
     expect(fn).toHaveBeenCalledTimes(1);
+    expect(onRetry.mock.calls.map(([e]: [{ error: Error }]) => e.error.name)).toEqual([
+      "ServerError",
+      "RateLimitError",
+    ]);
     const sent = server.requests.filter((r) => r.path === "decide");
     expect(sent).toHaveLength(3);
     expect(new Set(sent.map((r) => r.headers["x-correlation-id"])).size).toBe(1);

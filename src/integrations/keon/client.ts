@@ -23,7 +23,10 @@ import {
 } from "./gateway.js";
 import { TENANT_ID_PATTERN } from "./wire.js";
 
-/** Options of {@link createKeonClient}: the gateway's, and the client options that apply to Keon. */
+/**
+ * Options of {@link createKeonClient}: the gateway's, and the client options that apply to Keon.
+ * `tenantId` defaults to `DECIONIS_TENANT_ID`, as for any `DecionisClient`; `hooks.onRetry` is told of Keon retries.
+ */
 export interface KeonClientOptions
   extends
     Omit<KeonGatewayOptions, "onRetry">,
@@ -99,6 +102,8 @@ export class KeonClient extends DecionisClient {
     if (typeof receipt === "object" && receipt !== null && receipt.status === "ALLOW")
       prepared = this.#keon[PREPARE](receipt, second ?? {});
     const signal = options.signal;
+    // Aborted already: keep the receipt unused.
+    signal?.throwIfAborted();
     return super.execute(receipt, () => this.#keon[SEND](prepared!, signal));
   }
 
