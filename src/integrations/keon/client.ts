@@ -126,7 +126,6 @@ export class KeonClient extends DecionisClient {
  * A {@link KeonClient}: a `DecionisClient` speaking the Keon Runtime API v1.
  *
  * @example
- * import { createKeonClient } from "decionis/keon";
  * const keon = createKeonClient({ baseUrl: "https://api.keon.systems/runtime/v1", apiKey: process.env.KEON_API_KEY, tenantId: "tenant-123" });
  * const refund = keon.gate(refundOrder, { action: "REFUND", actor: { id: "billing-bot", type: "SERVICE" }, resource: (id: string) => `order:${id}` });
  *
