@@ -220,6 +220,8 @@ describe("decide → a gated local function", () => {
     ["tenantId", { tenantId: "tenant-999" }],
     ["actorId", { actorId: "someone-else" }],
     ["correlationId", { correlationId: "t:tenant-123|c:01932b3c-4d5e-7890-abcd-ef1234567890" }],
+    // A hostile runtime echoing the key where the tenant belongs: refused, and the key stays out of the error.
+    ["tenantId", { tenantId: KEY }],
   ])("a receipt for another %s runs nothing", async (field, override) => {
     await start();
     const keon = client();
@@ -246,6 +248,7 @@ describe("decide → a gated local function", () => {
     expect(fn).not.toHaveBeenCalled();
     expect(error).toBeInstanceOf(InvalidReceiptError);
     expect(error).toMatchObject({ code: "TOKEN_CLAIMS_INVALID", details: { field } });
+    expect(everyView(error)).not.toContain(KEY);
   });
 });
 

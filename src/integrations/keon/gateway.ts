@@ -239,7 +239,7 @@ export class KeonGateway implements DecisionGateway {
       if (r[field] !== expected)
         throw new InvalidReceiptError(
           "TOKEN_CLAIMS_INVALID",
-          `Keon receipt ${decisionId} is for ${field} "${clip(r[field])}", not this intent's "${clip(expected)}"`,
+          `Keon receipt ${decisionId} is for ${field} "${clip(this.#clean(r[field]))}", not this intent's "${clip(expected)}"`,
           { decisionId, field },
         );
     const receipt = this.#receipt(r);
@@ -373,7 +373,7 @@ export class KeonGateway implements DecisionGateway {
     const r = parseAnswer(executionResultSchema, data, "execution result");
     if (r.decisionReceiptId !== issued.receiptId || r.correlationId !== issued.correlationId)
       throw new ContractError(
-        `Keon's execution result is for receipt ${r.decisionReceiptId} (${clip(r.correlationId)}), not ${issued.receiptId}.`,
+        `Keon's execution result is for receipt ${r.decisionReceiptId} (${clip(this.#clean(r.correlationId))}), not ${issued.receiptId}.`,
         { reason: "EXECUTION_BINDING_MISMATCH" },
       );
     return Object.freeze({
@@ -408,9 +408,14 @@ export class KeonGateway implements DecisionGateway {
       actorId: r.actorId,
       decidedAt: r.decidedAt,
       expiresAt: r.expiresAt ?? null,
-      reason: r.reason == null ? null : r.reason.split(this.#secret).join("[redacted]"),
+      reason: r.reason == null ? null : this.#clean(r.reason),
       appliedPolicies: Object.freeze([...(r.appliedPolicies ?? [])]),
     });
+  }
+
+  /** `text` from the server without the credential, should it echo it. */
+  #clean(text: string): string {
+    return text.split(this.#secret).join("[redacted]");
   }
 
   #remember(issued: Issued): void {
