@@ -489,7 +489,7 @@ function ownLocation(): string | undefined {
     const frames = holder.stack as NodeJS.CallSite[] | undefined;
     return frames?.[0]?.getFileName() ?? undefined;
   } finally {
-    if (slot === undefined) delete Error.prepareStackTrace;
+    if (slot === undefined) Reflect.deleteProperty(Error, "prepareStackTrace");
     else Object.defineProperty(Error, "prepareStackTrace", slot);
   }
 }
