@@ -263,6 +263,20 @@ function isPlainObject(value: unknown): value is object {
   return proto === Object.prototype || proto === null;
 }
 
+/** Per-look options of {@link ToolCallGate.verdict} and {@link ToolCallGate.run}. */
+export interface ToolCallOptions {
+  /** Aborts asking and waiting; the look rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Refuse (`BindingMismatchError`) when this look's input differs from the
+   * one the decision was asked for. Off only where the framework itself binds
+   * the approval to the unchanged call and hands each look another form of
+   * the same input (OpenAI Agents: schema-normalised data, then the raw JSON).
+   * @default true
+   */
+  compareInput?: boolean;
+}
+
 /**
  * The gate of one tool: asks for the decision of a tool call once, and runs
  * the tool under it once. Adapters call {@link ToolCallGate.verdict} from the
@@ -313,7 +327,8 @@ export class ToolCallGate<I = any> {
    * until the call runs. Never throws for SDK errors (they are the `error`
    * verdict); rethrows an abort or any foreign exception untouched.
    */
-  async verdict(input: I, call: ToolCall, signal?: AbortSignal): Promise<ToolCallVerdict> {
+  async verdict(input: I, call: ToolCall, options: ToolCallOptions = {}): Promise<ToolCallVerdict> {
+    const { signal, compareInput = true } = options;
     let client: DecionisClient;
     let intent;
     let canonical: string;
@@ -328,7 +343,7 @@ export class ToolCallGate<I = any> {
     const ledger = ledgerOf(client);
     const known = key === undefined ? undefined : ledger.get(key);
     if (known !== undefined && Date.now() - known.at < ENTRY_TTL_MS) {
-      if (known.input !== canonical)
+      if (compareInput && known.input !== canonical)
         return {
           kind: "error",
           error: new BindingMismatchError(digest(known.input), digest(canonical), "tool call input"),
@@ -388,7 +403,8 @@ export class ToolCallGate<I = any> {
    *
    * @throws {@link BlockedError}, {@link BindingMismatchError}, transport and grant errors; the signal's reason on abort.
    */
-  async run<R>(input: I, call: ToolCall, fn: () => R, signal?: AbortSignal): Promise<Awaited<R>> {
+  async run<R>(input: I, call: ToolCall, fn: () => R, options: ToolCallOptions = {}): Promise<Awaited<R>> {
+    const { signal } = options;
     const client = this.#client();
     const { reportOutcome, waitTimeoutMs, verify } = this.#options;
     if ((this.#options.mode ?? "ENFORCEMENT") === "SHADOW")
@@ -396,7 +412,7 @@ export class ToolCallGate<I = any> {
         mode: "SHADOW",
         execute: fn,
       });
-    const verdict = await this.verdict(input, call, signal);
+    const verdict = await this.verdict(input, call, options);
     // Spent: a second run of this call asks again, and the authority refuses a reused key.
     this.#forget(client, input, call);
     const execOptions = reportOutcome === undefined ? {} : { reportOutcome };

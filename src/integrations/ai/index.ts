@@ -116,7 +116,8 @@ export function gateTool<T extends GateableTool>(tool: T, options: ToolGateOptio
       // BLOCK and errors are not for a person: `execute` refuses them and the model reads why.
       return verdict.kind === "allow" && ownApproval(tool, input, o);
     },
-    execute: (input: unknown, o: CallOptions) => gate.run(input, call(o), () => execute(input, o), o.abortSignal),
+    execute: (input: unknown, o: CallOptions) =>
+      gate.run(input, call(o), () => execute(input, o), { signal: o.abortSignal }),
   };
   gatedTools.set(gated, { gate, original: tool });
   return gated;
