@@ -99,8 +99,8 @@ test.each([
       lastJson(r.out),
     );
     for (const { adapter, file, pkg } of ADAPTERS) {
-      expect(present[file]).toBe("function");
-      expect(absent[file]).toBe(
+      expect(present![file]).toBe("function");
+      expect(absent![file]).toBe(
         `ConfigurationError: ${adapter} needs the package "${pkg}" (${pkg === "ai" ? "^6.0.0 || ^7.0.0" : ">=0.20.0 <1"}), ` +
           `which is not installed. Install it: npm install ${pkg}`,
       );
