@@ -65,7 +65,8 @@ test("an input changed between the approval check and the run runs nothing", asy
 });
 
 test("a framework's control-flow exception from the tool, and an abort, pass through untouched", async () => {
-  class Interrupt {
+  // Shaped like LangGraph's GraphInterrupt: an Error subclass the framework catches for control flow.
+  class Interrupt extends Error {
     readonly marker = "graph-interrupt";
   }
   const gate = new ToolCallGate(options(), "issueRefund");
