@@ -114,7 +114,7 @@ test("the refusal text: reason codes, explanation, dossier and escalation; for e
   expect(review.kind).toBe("approval");
   expect(refusalText(review)).toMatch(/^Waiting for a person: .*\(REVIEW_REQUIRED, escalation esc_\w+\)/);
 
-  const network = new NetworkError("connect ECONNREFUSED 10.1.2.3:443 secret-host");
+  const network = new NetworkError("connect ECONNREFUSED 10.1.2.3:443 secret-host", undefined);
   expect(refusalText(network)).toBe(
     "Not done: the tool did not run because Decionis could not decide (NETWORK_ERROR). Nothing ran; try again later or ask a person.",
   );
