@@ -205,6 +205,18 @@ function copyIdentity(original: AnyFunction, gated: AnyFunction, options: GateOp
   }
 }
 
+/**
+ * The intent of one call under a gate's options, for integrations that ask for
+ * the decision before they run (agent adapters: the framework's approval check
+ * comes first, the tool runs later). Same resolution as a gated call.
+ * @internal
+ * @throws {@link ConfigurationError} / {@link ValidationError} as a gated call would.
+ */
+export function gateIntent(options: GateOptions, args: unknown[], operation: string): IntentInput {
+  validateGateOptions(options);
+  return intentOf(options, {}, operation, undefined, args);
+}
+
 /** @internal The implementation behind {@link gate} and `client.gate`. */
 export function makeGate(options: GateOptions): GateDecorator {
   validateGateOptions(options);
