@@ -22,7 +22,9 @@ Options of local:
   --journal <file>         JSONL journal: decisions survive restarts
   --repair-journal         cut a torn last journal line off instead of refusing to start
   --key <file>             signing keys (JWK Set); created when missing
-  --api-key <key>          an API key to accept (repeatable; default: $DECIONIS_API_KEY, else one generated)
+  --api-key <key>          an agent key to accept (repeatable; default: $DECIONIS_API_KEY, else one generated)
+  --approver-key <key>     an approver key: approve/reject only (repeatable; default: $DECIONIS_APPROVER_KEY,
+                           else one generated and printed on its own line)
   --grant-ttl <ms>         lifetime of execution grants (default 30000)
   --escalation-ttl <ms>    lifetime of escalations (default: the intent's)
   --public-url <url>       base URL for dossier links, when clients reach the server by another name
@@ -48,6 +50,7 @@ async function local(args: string[]): Promise<void> {
       "repair-journal": { type: "boolean" },
       key: { type: "string" },
       "api-key": { type: "string", multiple: true },
+      "approver-key": { type: "string", multiple: true },
       "grant-ttl": { type: "string" },
       "escalation-ttl": { type: "string" },
       "public-url": { type: "string" },
@@ -57,12 +60,15 @@ async function local(args: string[]): Promise<void> {
   if (values.policies === undefined) throw new UsageError("--policies <file> is required");
   const envKey = process.env["DECIONIS_API_KEY"]?.trim();
   const apiKeys = values["api-key"] ?? (envKey ? [envKey] : undefined);
+  const envApprover = process.env["DECIONIS_APPROVER_KEY"]?.trim();
+  const approverKeys = values["approver-key"] ?? (envApprover ? [envApprover] : undefined);
   const options: LocalAuthorityOptions = { policies: values.policies, port: integer(values.port, "--port") ?? 8787 };
   if (values.host !== undefined) options.host = values.host;
   if (values.journal !== undefined) options.journal = values.journal;
   if (values["repair-journal"] === true) options.repairJournal = true;
   if (values.key !== undefined) options.keyFile = values.key;
   if (apiKeys !== undefined) options.apiKeys = apiKeys;
+  if (approverKeys !== undefined) options.approverKeys = approverKeys;
   const grantTtl = integer(values["grant-ttl"], "--grant-ttl");
   if (grantTtl !== undefined) options.grantTtlMs = grantTtl;
   const escalationTtl = integer(values["escalation-ttl"], "--escalation-ttl");
@@ -71,6 +77,7 @@ async function local(args: string[]): Promise<void> {
 
   const authority = await startLocalAuthority(options);
   const keyShown = apiKeys === undefined ? authority.apiKey : "<the key you passed>";
+  const approverShown = approverKeys === undefined ? authority.approverKey : "<the approver key you passed>";
   const decisions = authority.decisions().length;
   console.log(
     [
@@ -82,6 +89,9 @@ async function local(args: string[]): Promise<void> {
       ``,
       `Point the SDK at it:`,
       `  export DECIONIS_BASE_URL=${authority.url} DECIONIS_API_KEY=${keyShown}`,
+      ``,
+      `Approver key (approve/reject escalations; never give it to a gated program):`,
+      approverShown,
       ``,
       `Ctrl-C stops it.`,
     ].join("\n"),

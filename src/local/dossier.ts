@@ -69,6 +69,12 @@ function recordOf(state: DossierState, authority: Authority, summarise: boolean)
   };
 }
 
+/** Bytes of the canonical record `signedDossier` would sign, caller data summarised if it must be. */
+export function recordBytes(state: DossierState, authority: Authority): number {
+  const full = Buffer.byteLength(canonicalRecord(recordOf(state, authority, false)));
+  return full <= MAX_RECORD_BYTES ? full : Buffer.byteLength(canonicalRecord(recordOf(state, authority, true)));
+}
+
 /** The dossier of `state`, signed with the authority's active key. */
 export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
   let record = recordOf(state, authority, false);
@@ -250,5 +256,16 @@ th{width:12rem;font-weight:600}pre{background:#f6f8fa;padding:.75rem;overflow:au
 <p class="muted">Decionis local authority · ${escapeHtml(dossier["issuer"])} · updated ${escapeHtml(dossier["updated_at"])}</p>
 ${sections.join("\n")}
 </body></html>
+`;
+}
+
+/** The page for an unknown dossier: HTML, as the browser asked, with nothing of the request but the escaped id. */
+export function renderNotFoundPage(id: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>No such dossier</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:920px;margin:2rem auto;padding:0 1rem;color:#1f2328}</style>
+</head><body><h1>No such dossier</h1>
+<p>This authority has no dossier <code>${escapeHtml(id.slice(0, 200))}</code>. It may be mistyped, from another
+authority, or past the retention period.</p></body></html>
 `;
 }

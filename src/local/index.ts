@@ -44,8 +44,18 @@ export interface LocalAuthorityOptions {
   port?: number;
   /** @default "127.0.0.1" */
   host?: string;
-  /** API keys accepted as `authorization: Bearer <key>`. @default one generated key (see `apiKey`) */
+  /**
+   * Agent keys (what the SDK holds), accepted as `authorization: Bearer <key>`:
+   * they ask for decisions, poll escalations, consume grants and report
+   * outcomes, and can never approve or reject. @default one generated key (see `apiKey`)
+   */
   apiKeys?: readonly string[];
+  /**
+   * Approver keys: read escalations and dossiers, approve and reject (from
+   * this machine only); they cannot ask for decisions. Never give one to a
+   * gated program. @default one generated key (see `approverKey`)
+   */
+  approverKeys?: readonly string[];
   /** JSONL journal: reloaded at start, appended on every change. @default none (memory only) */
   journal?: string;
   /** Cut a torn last journal line off (kept in `<journal>.torn`) instead of refusing to start. @default false */
@@ -90,8 +100,10 @@ export interface ResolveOptions {
 export interface LocalAuthority {
   /** e.g. `http://127.0.0.1:8787`: the client's `baseUrl`. */
   readonly url: string;
-  /** An API key it accepts: the first of `apiKeys`, or the generated one. */
+  /** An agent key it accepts: the first of `apiKeys`, or the generated one. */
   readonly apiKey: string;
+  /** An approver key it accepts: the first of `approverKeys`, or the generated one. */
+  readonly approverKey: string;
   /** `<url>/.well-known/jwks.json` */
   readonly jwksUrl: string;
   /** Closes the server and its connections, and the journal. */
@@ -111,11 +123,18 @@ export interface LocalAuthority {
   rotateKey(): string;
 }
 
-const optionsSchema = z.object({
+const key = z.string().min(8, "must be at least 8 characters").max(500);
+
+/**
+ * The options' schema; its keys are the known options. A new option is one
+ * line here and one in {@link LocalAuthorityOptions}.
+ */
+const optionsSchema = z.strictObject({
   policies: z.unknown(),
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
-  apiKeys: z.array(z.string().min(8, "must be at least 8 characters").max(500)).min(1).optional(),
+  apiKeys: z.array(key).min(1).optional(),
+  approverKeys: z.array(key).min(1).optional(),
   journal: z.string().min(1).optional(),
   repairJournal: z.boolean().optional(),
   keyFile: z.string().min(1).optional(),
@@ -126,6 +145,74 @@ const optionsSchema = z.object({
   publicUrl: z.url().optional(),
   log: z.function().optional(),
 });
+type Settings = LocalAuthorityOptions;
+const KNOWN_OPTIONS = Object.keys(optionsSchema.shape);
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function closest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of KNOWN_OPTIONS) {
+    const d = distance(name.toLowerCase(), known.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * Reads the options from their own properties only (a polluted
+ * `Object.prototype` adds nothing) into a null-prototype object, refusing an
+ * unknown option by name, as a plain-JavaScript caller needs.
+ */
+function readOptions(options: unknown): Settings {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      'options: must be an object such as { policies: "./policies.json" }',
+    );
+  const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(name)) {
+      const hint = closest(name);
+      throw new LocalAuthorityError(
+        "OPTIONS_INVALID",
+        `options.${name}: unknown option${hint === undefined ? "" : `; did you mean "${hint}"?`} ` +
+          `(known: ${KNOWN_OPTIONS.join(", ")})`,
+        { field: name, ...(hint === undefined ? {} : { suggestion: hint }) },
+      );
+    }
+    own[name] = (options as Record<string, unknown>)[name];
+  }
+  const parsed = optionsSchema.safeParse(own);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join(".");
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      `${field === "" ? "options" : `options.${field}`}: ${issue.message}`,
+      {
+        field,
+      },
+    );
+  }
+  if (!("policies" in own) || own["policies"] === undefined)
+    throw new LocalAuthorityError("OPTIONS_INVALID", "options.policies: required (a policies file path or object)", {
+      field: "policies",
+    });
+  // Null prototype again: an option left out must read as undefined, not as a polluted default.
+  return own as unknown as Settings;
+}
 
 function urlHost(host: string): string {
   if (host === "0.0.0.0") return "127.0.0.1";
@@ -158,12 +245,8 @@ function admin<T>(call: () => T): Promise<T> {
  *
  * @throws {@link LocalAuthorityError} for a bad policies file, key file or journal, naming the file and the reason.
  */
-export async function startLocalAuthority(options: LocalAuthorityOptions): Promise<LocalAuthority> {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new LocalAuthorityError("OPTIONS_INVALID", `${issue.path.join(".") || "options"}: ${issue.message}`);
-  }
+export async function startLocalAuthority(input: LocalAuthorityOptions): Promise<LocalAuthority> {
+  const options = readOptions(input);
   const log =
     options.log ??
     ((message: string) => {
@@ -197,7 +280,17 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
   }
 
   const apiKeys = options.apiKeys ?? [newApiKey()];
-  const server: Server = createServer(createHandler(authority, { apiKeys, log }));
+  const approverKeys = options.approverKeys ?? [newApiKey("dk_approver_")];
+  const both = apiKeys.find((k) => approverKeys.includes(k));
+  if (both !== undefined) {
+    opened?.journal.close();
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      "options.approverKeys: a key is both an agent key and an approver key; an agent must never hold an approver key",
+      { field: "approverKeys" },
+    );
+  }
+  const server: Server = createServer(createHandler(authority, { apiKeys, approverKeys, log }));
   server.keepAliveTimeout = 5_000;
   const host = options.host ?? "127.0.0.1";
   try {
@@ -220,6 +313,7 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
   return {
     url,
     apiKey: apiKeys[0]!,
+    approverKey: approverKeys[0]!,
     jwksUrl: `${url}/.well-known/jwks.json`,
     stop: () =>
       (stopped ??= new Promise<void>((resolve) => {
@@ -229,8 +323,8 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
         });
         server.closeAllConnections();
       })),
-    approve: (id, who = {}) => admin(() => authority.approve(id, who)),
-    reject: (id, who = {}) => admin(() => authority.reject(id, who)),
+    approve: (id, who = {}) => admin(() => authority.approve(id, { by: who.by, note: who.note })),
+    reject: (id, who = {}) => admin(() => authority.reject(id, { by: who.by, note: who.note })),
     decisions: () =>
       authority.dossiers().map((d) => ({
         decision: authority.present(d.decision),
