@@ -16,11 +16,11 @@ const enforce = (body: unknown, headers: Record<string, string> = {}) =>
 
 /** Rebinds a raw request after `edit` changed its binding. */
 function rehash(body: Record<string, unknown>, edit: (b: Record<string, unknown>) => void): Record<string, unknown> {
-  const { intent_hash: _h, mode, policy_refs, correlation_id, ...binding } = body;
+  const { intent_hash: _h, mode, policy_refs, correlation_id: _c, ...binding } = body;
   edit(binding);
   return {
     ...binding,
-    intent_hash: intentHash(binding as never),
+    intent_hash: intentHash(binding),
     mode,
     policy_refs,
     correlation_id: newCorrelationId(binding["tenant_id"] as string),
