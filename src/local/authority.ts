@@ -21,7 +21,7 @@ import {
 import { canonicalJson, canonicalRecord, LIMITS, sha256Tagged, type WalkBudget } from "../intent/canonical.js";
 import { assertCorrelationId } from "../intent/ids.js";
 import { LocalAuthorityError, ProtocolError } from "./errors.js";
-import { recordBytes } from "./dossier.js";
+import { recordBytes, sealDossier, type DossierIntegrity } from "./dossier.js";
 import { CONTROL } from "./limits.js";
 import { combine, refusal, type Evaluator, type PolicyVerdict } from "./evaluator.js";
 import { randomId } from "./ids.js";
@@ -86,12 +86,18 @@ export interface DossierState {
   grants: GrantRecord[];
   escalation: EscalationState | null;
   outcome: OutcomeRecord | null;
+  /** Base URL of the authority when it decided: the record's `issuer`, the base of its `dossier_url`. */
+  issuer?: string;
+  /** The dossier's signature, made when its last change was written. */
+  integrity?: DossierIntegrity;
 }
 
 export interface AuthorityConfig {
   evaluator: Evaluator;
   keys: KeyRing;
-  journal: Journal | undefined;
+  /** How long a dossier (and its idempotency key) is kept after its last change. */
+  retentionMs: number;
+  log: (message: string) => void;
   /** Lifetime of an execution grant, capped by the intent's `expires_at`. */
   grantTtlMs: number;
   /** Lifetime of an escalation, capped by the intent's `expires_at`; unset: the intent's. */
@@ -191,6 +197,10 @@ export class Authority {
   readonly #byIdempotencyKey = new Map<string, DossierState>();
   readonly #grants = new Map<string, GrantRecord>();
   readonly #inFlight = new Set<string>();
+  /** Why the journal cannot be written, once it could not. */
+  #failure: unknown;
+  /** The journal, once it is loaded. */
+  journal: Journal | undefined;
 
   constructor(config: AuthorityConfig) {
     this.#config = config;
@@ -201,22 +211,25 @@ export class Authority {
   }
 
   /**
-   * Rebuilds state from journal entries read at start.
+   * Applies one journal entry read at start; every 4,096 entries, what is past
+   * retention is dropped, so loading holds at most the retained state.
    * @throws {@link LocalAuthorityError} `JOURNAL_INVALID` naming the entry that cannot be applied.
    */
-  replay(entries: readonly JournalEntry[], path: string): void {
-    for (const entry of entries) {
-      try {
-        this.#apply(entry);
-      } catch (error) {
-        throw new LocalAuthorityError(
-          "JOURNAL_INVALID",
-          `Journal ${path}: entry ${entry.seq} (${entry.type}) cannot be applied: ${(error as Error).message}`,
-          { file: path, line: entry.seq },
-        );
-      }
+  replay(entry: JournalEntry, line: number, path: string): void {
+    try {
+      this.#apply(entry, true);
+    } catch (error) {
+      throw new LocalAuthorityError(
+        "JOURNAL_INVALID",
+        `Journal ${path}: line ${line} (entry ${entry.seq}, ${entry.type}) cannot be applied: ${(error as Error).message}`,
+        { file: path, line },
+      );
     }
+    if (line % 4096 === 0) this.replayDropped += this.sweep();
   }
+
+  /** Dossiers dropped by retention while replaying. */
+  replayDropped = 0;
 
   // ---- decisions --------------------------------------------------------------------------------
 
@@ -228,6 +241,7 @@ export class Authority {
     body: unknown,
     headers: { idempotencyKey?: string | undefined; correlationId?: string | undefined } = {},
   ): Promise<{ decision: WireDecision; replayed: boolean }> {
+    this.#writable();
     const request = parseRequest(wireEnforceRequestSchema, body);
     checkIntentHash(body as Record<string, unknown>, request.intent_hash);
     if (headers.idempotencyKey !== undefined && headers.idempotencyKey !== request.idempotency_key)
@@ -345,6 +359,7 @@ export class Authority {
       grants: grant === undefined ? [] : [grant.record],
       escalation,
       outcome: null,
+      issuer: this.url,
     };
     // Every dossier must serve: refuse now what would later be over the 100 KiB answer cap.
     if (recordBytes(dossier, this) > MAX_DOSSIER_AT_DECISION)
@@ -502,6 +517,7 @@ export class Authority {
    * grant); another key or consumer gets 409.
    */
   consume(body: unknown, idempotencyKey?: string): { answer: WireConsumeResponse; replayed: boolean } {
+    this.#writable();
     const request = parseRequest(wireConsumeRequestSchema, body);
     const verified = this.#config.keys.verifyGrant(request.execution_token);
     if ("error" in verified)
@@ -565,6 +581,7 @@ export class Authority {
     body: unknown,
     idempotencyKey?: string,
   ): { answer: { decision_id: string; dossier_id: string; status: "RECORDED" }; replayed: boolean } {
+    this.#writable();
     const outcome = parseRequest(wireOutcomeSchema, body);
     const dossier = this.#byDecision.get(decisionId);
     if (dossier === undefined)
@@ -620,7 +637,64 @@ export class Authority {
     return all;
   }
 
+  // ---- retention --------------------------------------------------------------------------------
+
+  /**
+   * Forgets dossiers last changed before the retention period (their
+   * idempotency keys, grants and escalation with them); a pending escalation
+   * is kept until it resolves or expires. Returns how many were dropped.
+   */
+  sweep(): number {
+    const cutoff = this.#config.now() - this.#config.retentionMs;
+    let dropped = 0;
+    for (const dossier of this.#dossiers.values()) {
+      if (Date.parse(dossier.updated_at) >= cutoff || dossier.escalation?.status === PENDING) continue;
+      this.#forget(dossier);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  #forget(dossier: DossierState): void {
+    this.#dossiers.delete(dossier.dossier_id);
+    this.#byDecision.delete(dossier.decision.decision_id);
+    for (const grant of dossier.grants) {
+      this.#grants.delete(grant.jti);
+      this.#byDecision.delete(grant.decision_id);
+    }
+    if (dossier.escalation !== null) this.#byEscalation.delete(dossier.escalation.escalation_id);
+    const scope = idempotencyScope(dossier.request);
+    if (this.#byIdempotencyKey.get(scope) === dossier) this.#byIdempotencyKey.delete(scope);
+  }
+
+  /**
+   * Sweeps, then rewrites the journal as a signed snapshot of what is
+   * retained (see {@link Journal.rewrite}). Returns the counts.
+   */
+  compact(): { dropped: number; kept: number } {
+    const dropped = this.sweep();
+    const journal = this.journal;
+    if (journal !== undefined) {
+      const at = iso(this.#config.now());
+      journal.rewrite([
+        { type: "compacted", at, data: { previous_seq: journal.seq, retention_ms: this.#config.retentionMs } },
+        ...[...this.#dossiers.values()].map((d) => ({ type: "snapshot", at, data: d })),
+      ]);
+    }
+    return { dropped, kept: this.#dossiers.size };
+  }
+
   // ---- state changes ----------------------------------------------------------------------------
+
+  /** Refuses state changes once a journal write failed: memory would be ahead of the disk. */
+  #writable(): void {
+    if (this.#failure !== undefined)
+      throw new ProtocolError(
+        503,
+        "JOURNAL_UNAVAILABLE",
+        "The journal could not be written; this authority decides nothing more until it is restarted",
+      );
+  }
 
   #commit(type: "decision", data: DossierState): void;
   #commit(
@@ -630,22 +704,47 @@ export class Authority {
   #commit(type: "consume", data: { jti: string; at: string; consumed_by: string; idempotency_key?: string }): void;
   #commit(type: "outcome", data: OutcomeRecord): void;
   #commit(type: string, data: unknown): void {
+    this.#writable();
     const at = iso(this.#config.now());
-    const journal = this.#config.journal;
-    const entry = journal === undefined ? { seq: 0, at, type, prev: "", data } : journal.append(type, data, at);
-    this.#apply(entry);
+    const dossier = this.#apply({ seq: 0, at, type, prev: "", data }, false)!;
+    // Signed now, as written: a dossier served later carries this signature, so an edited store cannot verify.
+    const integrity = sealDossier(dossier, this);
+    dossier.integrity = integrity;
+    if (type !== "decision") (data as { integrity?: DossierIntegrity }).integrity = integrity;
+    if (this.journal === undefined) return;
+    try {
+      this.journal.append(type, data, at);
+    } catch (error) {
+      this.#failure = error;
+      this.#config.log(`decionis local: journal ${this.journal.path}: write failed: ${String(error)}`);
+      this.#writable();
+    }
   }
 
-  #apply(entry: JournalEntry): void {
+  /**
+   * Applies one entry and returns the dossier it changed. While replaying, an
+   * entry about a dossier dropped by retention is skipped (undefined).
+   */
+  #apply(entry: JournalEntry, replaying: boolean): DossierState | undefined {
+    const missing = (what: string): DossierState | undefined => {
+      if (replaying) return undefined;
+      throw new Error(`${what} is unknown`);
+    };
     switch (entry.type) {
-      case "decision": {
+      case "compacted":
+        return undefined;
+      case "decision":
+      case "snapshot": {
         const dossier = entry.data as DossierState;
         this.#dossiers.set(dossier.dossier_id, dossier);
         this.#byDecision.set(dossier.decision.decision_id, dossier);
         this.#byIdempotencyKey.set(idempotencyScope(dossier.request), dossier);
         if (dossier.escalation !== null) this.#byEscalation.set(dossier.escalation.escalation_id, dossier);
-        for (const grant of dossier.grants) this.#grants.set(grant.jti, grant);
-        return;
+        for (const grant of dossier.grants) {
+          this.#grants.set(grant.jti, grant);
+          this.#byDecision.set(grant.decision_id, dossier);
+        }
+        return dossier;
       }
       case "escalation": {
         const data = entry.data as {
@@ -653,8 +752,10 @@ export class Authority {
           event: EscalationEvent;
           decision?: StoredDecision;
           grant?: GrantRecord;
+          integrity?: DossierIntegrity;
         };
-        const dossier = this.#byEscalation.get(data.escalation_id)!;
+        const dossier = this.#byEscalation.get(data.escalation_id);
+        if (dossier === undefined) return missing(`escalation ${data.escalation_id}`);
         const escalation = dossier.escalation!;
         escalation.status = data.event.status;
         escalation.history.push(data.event);
@@ -665,25 +766,37 @@ export class Authority {
           this.#byDecision.set(data.decision.decision_id, dossier);
         }
         dossier.updated_at = entry.at;
-        return;
+        if (data.integrity !== undefined) dossier.integrity = data.integrity;
+        return dossier;
       }
       case "consume": {
-        const data = entry.data as { jti: string; at: string; consumed_by: string; idempotency_key?: string };
-        const grant = this.#grants.get(data.jti)!;
+        const data = entry.data as {
+          jti: string;
+          at: string;
+          consumed_by: string;
+          idempotency_key?: string;
+          integrity?: DossierIntegrity;
+        };
+        const grant = this.#grants.get(data.jti);
+        if (grant === undefined) return missing(`grant ${data.jti}`);
         grant.consumed = {
           at: data.at,
           consumed_by: data.consumed_by,
           ...(data.idempotency_key === undefined ? {} : { idempotency_key: data.idempotency_key }),
         };
-        this.#byDecision.get(grant.decision_id)!.updated_at = entry.at;
-        return;
+        const dossier = this.#byDecision.get(grant.decision_id)!;
+        dossier.updated_at = entry.at;
+        if (data.integrity !== undefined) dossier.integrity = data.integrity;
+        return dossier;
       }
       case "outcome": {
-        const data = entry.data as OutcomeRecord;
-        const dossier = this.#byDecision.get(data.decision_id)!;
+        const { integrity, ...data } = entry.data as OutcomeRecord & { integrity?: DossierIntegrity };
+        const dossier = this.#byDecision.get(data.decision_id);
+        if (dossier === undefined) return missing(`decision ${data.decision_id}`);
         dossier.outcome = data;
         dossier.updated_at = entry.at;
-        return;
+        if (integrity !== undefined) dossier.integrity = integrity;
+        return dossier;
       }
       default:
         throw new Error(`unknown entry type "${entry.type}"`);

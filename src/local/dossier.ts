@@ -43,6 +43,7 @@ function digestOf(value: unknown): Record<string, unknown> {
 }
 
 function recordOf(state: DossierState, authority: Authority, summarise: boolean): Record<string, unknown> {
+  const issuer = state.issuer ?? authority.url;
   const { intent_hash, mode, policy_refs, correlation_id, ...binding } = state.request;
   const shown = summarise
     ? {
@@ -54,11 +55,11 @@ function recordOf(state: DossierState, authority: Authority, summarise: boolean)
   const escalation = state.escalation;
   return {
     dossier_id: state.dossier_id,
-    issuer: authority.url,
+    issuer,
     created_at: state.decided_at,
     updated_at: state.updated_at,
     intent: { intent_hash, mode, policy_refs, correlation_id, binding: shown, binding_summarised: summarise },
-    decision: { ...withoutToken(state.decision), dossier_url: authority.dossierUrl(state.dossier_id) },
+    decision: { ...withoutToken(state.decision), dossier_url: `${issuer}/dossiers/${state.dossier_id}` },
     evaluation: state.trace,
     grants: state.grants,
     escalation:
@@ -75,26 +76,36 @@ export function recordBytes(state: DossierState, authority: Authority): number {
   return full <= MAX_RECORD_BYTES ? full : Buffer.byteLength(canonicalRecord(recordOf(state, authority, true)));
 }
 
-/** The dossier of `state`, signed with the authority's active key. */
-export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
-  let record = recordOf(state, authority, false);
-  let canonical = canonicalRecord(record);
-  if (Buffer.byteLength(canonical) > MAX_RECORD_BYTES) {
-    record = recordOf(state, authority, true);
-    canonical = canonicalRecord(record);
-  }
-  const bytes = Buffer.from(canonical, "utf8");
+function recordFor(state: DossierState, authority: Authority): Record<string, unknown> {
+  const record = recordOf(state, authority, false);
+  return Buffer.byteLength(canonicalRecord(record)) <= MAX_RECORD_BYTES ? record : recordOf(state, authority, true);
+}
+
+/** Signs the record of `state` as it is now, with the authority's active key: done when a change is written. */
+export function sealDossier(state: DossierState, authority: Authority): DossierIntegrity {
+  const bytes = Buffer.from(canonicalRecord(recordFor(state, authority)), "utf8");
   const { kid, signature } = authority.keys.sign(bytes);
   return {
-    ...record,
-    dossier_id: state.dossier_id,
-    integrity: {
-      algorithm: "Ed25519",
-      key_id: kid,
-      canonical_sha256: createHash("sha256").update(bytes).digest("hex"),
-      signature: signature.toString("base64url"),
-    },
+    algorithm: "Ed25519",
+    key_id: kid,
+    canonical_sha256: createHash("sha256").update(bytes).digest("hex"),
+    signature: signature.toString("base64url"),
   };
+}
+
+/**
+ * The dossier of `state` with the signature made when its last change was
+ * written, never a new one: a record rebuilt from an edited store does not
+ * verify.
+ */
+export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
+  const integrity = state.integrity ?? {
+    algorithm: "Ed25519" as const,
+    key_id: "(none)",
+    canonical_sha256: "0".repeat(64),
+    signature: "",
+  };
+  return { ...recordFor(state, authority), dossier_id: state.dossier_id, integrity };
 }
 
 // ---- the HTML page ---------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import { LocalAuthorityError } from "./errors.js";
 import { Evaluator, type PolicyVerdict } from "./evaluator.js";
 import { createHandler } from "./http.js";
 import { newApiKey } from "./ids.js";
-import { Journal } from "./journal.js";
+import { Journal, type JournalLoad } from "./journal.js";
+import { lockJournal } from "./lock.js";
 import { KeyRing, type KeyFile } from "./keys.js";
 import { loadPolicies, type PoliciesFile } from "./policies.js";
 import { ProtocolError } from "./errors.js";
@@ -60,7 +61,17 @@ export interface LocalAuthorityOptions {
   journal?: string;
   /** Cut a torn last journal line off (kept in `<journal>.torn`) instead of refusing to start. @default false */
   repairJournal?: boolean;
-  /** Key file (a JWK Set with private parts, see docs/local-authority.md); created when missing. */
+  /**
+   * How long a decision is kept after its last change: its dossier, its
+   * idempotency key and its journal lines. Milliseconds, or a duration such
+   * as `"7d"`, `"12h"`, `"30m"`; at least 10 minutes (longer than any intent
+   * or grant lives). @default "7d"
+   */
+  retention?: number | string;
+  /**
+   * Key file (a JWK Set with private parts, see docs/local-authority.md); created when missing.
+   * @default with a journal, `<journal>.keys.json` (the journal is signed with it); else none
+   */
   keyFile?: string;
   /** The key file's content, instead of `keyFile`. @default one generated key */
   keys?: KeyFile;
@@ -121,6 +132,35 @@ export interface LocalAuthority {
   dossier(dossierId: string): DossierRecord | undefined;
   /** Starts signing with a new key; older keys stay in the JWKS. Returns the new `kid`. */
   rotateKey(): string;
+  /**
+   * Drops what is past `retention` and rewrites the journal as a signed
+   * snapshot of the rest (atomically). Runs by itself at start and every
+   * quarter of the retention period (at most hourly); call it to force one.
+   */
+  compact(): { dropped: number; kept: number };
+  /** How loading the journal went, when there is one: entries read, bytes, milliseconds, decisions kept. */
+  readonly journalLoad?: { entries: number; bytes: number; ms: number; decisions: number };
+}
+
+const DURATION = /^(\d{1,6})(s|m|h|d)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MIN_RETENTION_MS = 10 * 60_000;
+
+/** Retention in ms from the option; at least 10 minutes. */
+function parseRetention(value: number | string | undefined): number {
+  let ms = 7 * UNIT_MS.d;
+  if (typeof value === "number") ms = value;
+  else if (value !== undefined) {
+    const [, n, unit] = DURATION.exec(value)!;
+    ms = Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  }
+  if (ms < MIN_RETENTION_MS)
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      "options.retention: at least 10 minutes (30m): shorter would forget idempotency keys and grants still in use",
+      { field: "retention" },
+    );
+  return ms;
 }
 
 const key = z.string().min(8, "must be at least 8 characters").max(500);
@@ -137,6 +177,9 @@ const optionsSchema = z.strictObject({
   approverKeys: z.array(key).min(1).optional(),
   journal: z.string().min(1).optional(),
   repairJournal: z.boolean().optional(),
+  retention: z
+    .union([z.number().int().positive(), z.string().regex(DURATION, 'must be a duration such as "7d", "12h" or "30m"')])
+    .optional(),
   keyFile: z.string().min(1).optional(),
   keys: z.unknown().optional(),
   grantTtlMs: z.number().int().min(1_000).max(300_000).optional(),
@@ -253,43 +296,75 @@ export async function startLocalAuthority(input: LocalAuthorityOptions): Promise
       console.error(message);
     });
   const evaluator = new Evaluator(loadPolicies(options.policies));
+  const retentionMs = parseRetention(options.retention);
   const keys =
     options.keys !== undefined
       ? KeyRing.from(options.keys)
       : options.keyFile !== undefined
         ? KeyRing.load(options.keyFile)
-        : KeyRing.generate();
-  const opened =
-    options.journal === undefined
-      ? undefined
-      : Journal.open(options.journal, { repair: options.repairJournal ?? false, warn: log });
-  const authority = new Authority({
-    evaluator,
-    keys,
-    journal: opened?.journal,
-    grantTtlMs: options.grantTtlMs ?? 30_000,
-    escalationTtlMs: options.escalationTtlMs,
-    latencyMs: options.latencyMs ?? 0,
-    now: Date.now,
-  });
-  try {
-    if (opened !== undefined) authority.replay(opened.entries, opened.journal.path);
-  } catch (error) {
-    opened?.journal.close();
-    throw error;
-  }
-
+        : options.journal !== undefined
+          ? // The journal is signed: its lines must verify with the same keys at the next start.
+            KeyRing.load(`${options.journal}.keys.json`)
+          : KeyRing.generate();
   const apiKeys = options.apiKeys ?? [newApiKey()];
   const approverKeys = options.approverKeys ?? [newApiKey("dk_approver_")];
-  const both = apiKeys.find((k) => approverKeys.includes(k));
-  if (both !== undefined) {
-    opened?.journal.close();
+  if (apiKeys.some((k) => approverKeys.includes(k)))
     throw new LocalAuthorityError(
       "OPTIONS_INVALID",
       "options.approverKeys: a key is both an agent key and an approver key; an agent must never hold an approver key",
       { field: "approverKeys" },
     );
+  const authority = new Authority({
+    evaluator,
+    keys,
+    retentionMs,
+    log,
+    grantTtlMs: options.grantTtlMs ?? 30_000,
+    escalationTtlMs: options.escalationTtlMs,
+    latencyMs: options.latencyMs ?? 0,
+    now: Date.now,
+  });
+
+  const lock = options.journal === undefined ? undefined : lockJournal(options.journal, log);
+  let load: JournalLoad | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const closeJournal = () => {
+    if (timer !== undefined) clearInterval(timer);
+    authority.journal?.close();
+    lock?.release();
+  };
+  try {
+    if (options.journal !== undefined) {
+      const path = options.journal;
+      const opened = Journal.open(path, {
+        keys,
+        repair: options.repairJournal ?? false,
+        warn: log,
+        onEntry: (entry, line) => {
+          authority.replay(entry, line, path);
+        },
+      });
+      authority.journal = opened.journal;
+      load = opened.load;
+      // What expired while stopped goes now, and the journal sheds it.
+      if (authority.replayDropped + authority.sweep() > 0) authority.compact();
+      timer = setInterval(
+        () => {
+          try {
+            if (authority.sweep() > 0) authority.compact();
+          } catch (error) {
+            log(`decionis local: journal ${path}: compaction failed (the journal is unchanged): ${String(error)}`);
+          }
+        },
+        Math.min(retentionMs / 4, 3_600_000),
+      );
+      timer.unref();
+    }
+  } catch (error) {
+    closeJournal();
+    throw error;
   }
+
   const server: Server = createServer(createHandler(authority, { apiKeys, approverKeys, log }));
   server.keepAliveTimeout = 5_000;
   const host = options.host ?? "127.0.0.1";
@@ -302,7 +377,7 @@ export async function startLocalAuthority(input: LocalAuthorityOptions): Promise
       });
     });
   } catch (error) {
-    opened?.journal.close();
+    closeJournal();
     throw error;
   }
   const { port } = server.address() as AddressInfo;
@@ -318,7 +393,7 @@ export async function startLocalAuthority(input: LocalAuthorityOptions): Promise
     stop: () =>
       (stopped ??= new Promise<void>((resolve) => {
         server.close(() => {
-          opened?.journal.close();
+          closeJournal();
           resolve();
         });
         server.closeAllConnections();
@@ -339,5 +414,16 @@ export async function startLocalAuthority(input: LocalAuthorityOptions): Promise
       return state === undefined ? undefined : signedDossier(state, authority);
     },
     rotateKey: () => keys.rotate(),
+    compact: () => authority.compact(),
+    ...(load === undefined
+      ? {}
+      : {
+          journalLoad: {
+            entries: load.entries,
+            bytes: load.bytes,
+            ms: Math.round(load.ms),
+            decisions: authority.dossiers().length,
+          },
+        }),
   };
 }
