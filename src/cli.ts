@@ -21,6 +21,8 @@ Options of local:
   --host <addr>            address to listen on (default 127.0.0.1)
   --journal <file>         JSONL journal: decisions survive restarts
   --repair-journal         cut a torn last journal line off instead of refusing to start
+  --retain <duration>      keep decisions (dossiers, idempotency keys, journal lines) this long after their
+                           last change, e.g. 7d, 12h, 30m (default 7d, at least 30m)
   --key <file>             signing keys (JWK Set); created when missing
   --api-key <key>          an agent key to accept (repeatable; default: $DECIONIS_API_KEY, else one generated)
   --approver-key <key>     an approver key: approve/reject only (repeatable; default: $DECIONIS_APPROVER_KEY,
@@ -48,6 +50,7 @@ async function local(args: string[]): Promise<void> {
       host: { type: "string" },
       journal: { type: "string" },
       "repair-journal": { type: "boolean" },
+      retain: { type: "string" },
       key: { type: "string" },
       "api-key": { type: "string", multiple: true },
       "approver-key": { type: "string", multiple: true },
@@ -66,6 +69,7 @@ async function local(args: string[]): Promise<void> {
   if (values.host !== undefined) options.host = values.host;
   if (values.journal !== undefined) options.journal = values.journal;
   if (values["repair-journal"] === true) options.repairJournal = true;
+  if (values.retain !== undefined) options.retention = values.retain;
   if (values.key !== undefined) options.keyFile = values.key;
   if (apiKeys !== undefined) options.apiKeys = apiKeys;
   if (approverKeys !== undefined) options.approverKeys = approverKeys;
@@ -78,14 +82,19 @@ async function local(args: string[]): Promise<void> {
   const authority = await startLocalAuthority(options);
   const keyShown = apiKeys === undefined ? authority.apiKey : "<the key you passed>";
   const approverShown = approverKeys === undefined ? authority.approverKey : "<the approver key you passed>";
-  const decisions = authority.decisions().length;
+  const load = authority.journalLoad;
+  const loaded =
+    load === undefined
+      ? ""
+      : `${load.decisions} decision${load.decisions === 1 ? "" : "s"} loaded from ${load.entries} entries, ` +
+        `${(load.bytes / 1024 / 1024).toFixed(1)} MiB in ${(load.ms / 1000).toFixed(2)} s`;
   console.log(
     [
       `Decionis local authority ${VERSION} listening on ${authority.url}`,
       `  JWKS:      ${authority.jwksUrl}`,
       `  Policies:  ${values.policies}`,
-      `  Journal:   ${values.journal === undefined ? "none (decisions are kept in memory)" : `${values.journal} (${decisions} decision${decisions === 1 ? "" : "s"} loaded)`}`,
-      `  Keys:      ${values.key ?? "generated for this run (pass --key <file> to keep them)"}`,
+      `  Journal:   ${values.journal === undefined ? "none (decisions are kept in memory)" : `${values.journal} (${loaded})`}`,
+      `  Keys:      ${values.key ?? (values.journal === undefined ? "generated for this run (pass --key <file> to keep them)" : `${values.journal}.keys.json (signs the journal; keep it with the journal)`)}`,
       ``,
       `Point the SDK at it:`,
       `  export DECIONIS_BASE_URL=${authority.url} DECIONIS_API_KEY=${keyShown}`,

@@ -211,11 +211,12 @@ export class Authority {
   }
 
   /**
-   * Applies one journal entry read at start; every 4,096 entries, what is past
-   * retention is dropped, so loading holds at most the retained state.
+   * Applies one journal entry read at start; every 4,096 entries or 16 MiB,
+   * what is past retention is dropped, so loading holds at most the retained
+   * state and 16 MiB of what is not.
    * @throws {@link LocalAuthorityError} `JOURNAL_INVALID` naming the entry that cannot be applied.
    */
-  replay(entry: JournalEntry, line: number, path: string): void {
+  replay(entry: JournalEntry, line: number, bytes: number, path: string): void {
     try {
       this.#apply(entry, true);
     } catch (error) {
@@ -225,8 +226,13 @@ export class Authority {
         { file: path, line },
       );
     }
-    if (line % 4096 === 0) this.replayDropped += this.sweep();
+    if (line % 4096 === 0 || bytes >= this.#nextSweepAt) {
+      this.replayDropped += this.sweep();
+      this.#nextSweepAt = bytes + 16 * 1024 * 1024;
+    }
   }
+
+  #nextSweepAt = 16 * 1024 * 1024;
 
   /** Dossiers dropped by retention while replaying. */
   replayDropped = 0;

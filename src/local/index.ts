@@ -340,8 +340,8 @@ export async function startLocalAuthority(input: LocalAuthorityOptions): Promise
         keys,
         repair: options.repairJournal ?? false,
         warn: log,
-        onEntry: (entry, line) => {
-          authority.replay(entry, line, path);
+        onEntry: (entry, line, bytes) => {
+          authority.replay(entry, line, bytes, path);
         },
       });
       authority.journal = opened.journal;

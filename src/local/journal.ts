@@ -66,8 +66,8 @@ export interface JournalOptions {
   repair?: boolean;
   /** Told of repairs and of a missing head. */
   warn?: (message: string) => void;
-  /** Called for each checked entry, in order, as the file streams; `line` is 1-based. */
-  onEntry: (entry: JournalEntry, line: number) => void;
+  /** Called for each checked entry, in order, as the file streams; `line` is 1-based, `bytes` read so far. */
+  onEntry: (entry: JournalEntry, line: number, bytes: number) => void;
 }
 
 /** What loading found. */
@@ -220,7 +220,7 @@ export class Journal {
       number++;
       const [entry, hash] = readLine(path, keys, bytes.toString("utf8"), number, seq, last);
       if (head !== undefined && entry.seq === head.seq) headHash = hash;
-      options.onEntry(entry, number);
+      options.onEntry(entry, number, complete + bytes.length + 1);
       last = hash;
       seq = entry.seq + 1;
     };

@@ -60,7 +60,9 @@ test.each(["SIGTERM", "SIGINT"] as const)(
     const out = await waitFor(child, /Ctrl-C stops it/);
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
     expect(out).toContain(`JWKS:      ${url}/.well-known/jwks.json`);
-    expect(out).toContain(`j-${signal}.jsonl (0 decisions loaded)`);
+    expect(out).toMatch(
+      new RegExp(`j-${signal}\\.jsonl \\(0 decisions loaded from 0 entries, 0\\.0 MiB in \\d+\\.\\d\\d s\\)`),
+    );
     const key = new RegExp(`export DECIONIS_BASE_URL=${url} DECIONIS_API_KEY=(dk_local_\\w+)`).exec(out)![1]!;
 
     const approverKey = /^(dk_approver_\w+)$/m.exec(out)![1]!;
