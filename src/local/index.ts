@@ -33,7 +33,7 @@ export {
   type PolicyRule,
 } from "./policies.js";
 export type { KeyFile } from "./keys.js";
-export type { PolicyVerdict } from "./evaluator.js";
+export type { PolicyCheck, PolicyVerdict } from "./evaluator.js";
 export type { DossierRecord, DossierIntegrity } from "./dossier.js";
 export type { OutcomeRecord } from "./authority.js";
 

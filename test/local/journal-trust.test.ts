@@ -162,7 +162,9 @@ describe("one authority per journal", () => {
         const m = /listening on (\S+)/.exec(out);
         if (m !== null && out.includes("Ctrl-C")) resolve(m[1]!);
       });
-      child.on("exit", () => { reject(new Error(out)); });
+      child.on("exit", () => {
+        reject(new Error(out));
+      });
     });
     const acknowledged: string[] = [];
     for (let i = 0; i < 5; i++) {
