@@ -294,7 +294,7 @@ export function renderDossierPage(dossier: DossierRecord, signatureValid: boolea
           .map(
             (e) =>
               `<li>${badge(e.status)} at ${escapeHtml(e.at)}${e.by === undefined ? "" : ` by ${escapeHtml(e.by)}`}` +
-              `${e.approver_key === undefined ? "" : ` (approver ${escapeHtml(e.approver_key)})`}` +
+              (e.approver_key === undefined ? "" : ` (approver ${escapeHtml(e.approver_key)})`) +
               `${e.note === undefined ? "" : ` — ${escapeHtml(e.note)}`}</li>`,
           )
           .join("")}</ol>`,
