@@ -648,13 +648,16 @@ export class Authority {
   /**
    * Forgets dossiers last changed before the retention period (their
    * idempotency keys, grants and escalation with them); a pending escalation
-   * is kept until it resolves or expires. Returns how many were dropped.
+   * is kept until the retention period after it expires. Returns how many were dropped.
    */
   sweep(): number {
     const cutoff = this.#config.now() - this.#config.retentionMs;
     let dropped = 0;
     for (const dossier of this.#dossiers.values()) {
-      if (Date.parse(dossier.updated_at) >= cutoff || dossier.escalation?.status === PENDING) continue;
+      const escalation = dossier.escalation;
+      // A pending escalation waits for its expiry (marked lazily, when someone looks), then ages like the rest.
+      const pending = escalation?.status === PENDING && Date.parse(escalation.expires_at) >= cutoff;
+      if (Date.parse(dossier.updated_at) >= cutoff || pending) continue;
       this.#forget(dossier);
       dropped++;
     }

@@ -204,6 +204,8 @@ describe("retention and compaction", () => {
     const then = new Date(Date.now() - ageMs).toISOString();
     entries.forEach((e, i) => {
       if (i < old) Object.assign(e.data, { decided_at: then, updated_at: then });
+      const escalation = (e.data as unknown as { escalation?: { expires_at: string } | null }).escalation;
+      if (i < old && escalation != null) escalation.expires_at = then;
       out.append(e.type, e.data, i < old ? then : e.at);
     });
     out.close();
@@ -242,6 +244,18 @@ describe("retention and compaction", () => {
       await c.stop();
     }
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  test("an escalation nobody looked at is dropped once it expired longer ago than the retention", async () => {
+    const journal = journalPath();
+    const a = await start({ journal });
+    const escalated = (await enforce(a, rawRequest({ context: { notional: 500_000 } }))).json;
+    expect(escalated.status).toBe("ESCALATE");
+    await a.stop();
+    age(journal, 1, 8 * 86_400_000);
+    const b = await start({ journal });
+    expect(b.decisions()).toHaveLength(0);
+    await b.stop();
   });
 
   test("retention is configurable, and too short a retention is refused", async () => {
