@@ -21,8 +21,12 @@ Options of local:
   --host <addr>            address to listen on (default 127.0.0.1)
   --journal <file>         JSONL journal: decisions survive restarts
   --repair-journal         cut a torn last journal line off instead of refusing to start
+  --retain <duration>      keep decisions (dossiers, idempotency keys, journal lines) this long after their
+                           last change, e.g. 7d, 12h, 30m (default 7d, at least 30m)
   --key <file>             signing keys (JWK Set); created when missing
-  --api-key <key>          an API key to accept (repeatable; default: $DECIONIS_API_KEY, else one generated)
+  --api-key <key>          an agent key to accept (repeatable; default: $DECIONIS_API_KEY, else one generated)
+  --approver-key <key>     an approver key: approve/reject only (repeatable; default: $DECIONIS_APPROVER_KEY,
+                           else one generated and printed on its own line)
   --grant-ttl <ms>         lifetime of execution grants (default 30000)
   --escalation-ttl <ms>    lifetime of escalations (default: the intent's)
   --public-url <url>       base URL for dossier links, when clients reach the server by another name
@@ -46,8 +50,10 @@ async function local(args: string[]): Promise<void> {
       host: { type: "string" },
       journal: { type: "string" },
       "repair-journal": { type: "boolean" },
+      retain: { type: "string" },
       key: { type: "string" },
       "api-key": { type: "string", multiple: true },
+      "approver-key": { type: "string", multiple: true },
       "grant-ttl": { type: "string" },
       "escalation-ttl": { type: "string" },
       "public-url": { type: "string" },
@@ -57,12 +63,16 @@ async function local(args: string[]): Promise<void> {
   if (values.policies === undefined) throw new UsageError("--policies <file> is required");
   const envKey = process.env["DECIONIS_API_KEY"]?.trim();
   const apiKeys = values["api-key"] ?? (envKey ? [envKey] : undefined);
+  const envApprover = process.env["DECIONIS_APPROVER_KEY"]?.trim();
+  const approverKeys = values["approver-key"] ?? (envApprover ? [envApprover] : undefined);
   const options: LocalAuthorityOptions = { policies: values.policies, port: integer(values.port, "--port") ?? 8787 };
   if (values.host !== undefined) options.host = values.host;
   if (values.journal !== undefined) options.journal = values.journal;
   if (values["repair-journal"] === true) options.repairJournal = true;
+  if (values.retain !== undefined) options.retention = values.retain;
   if (values.key !== undefined) options.keyFile = values.key;
   if (apiKeys !== undefined) options.apiKeys = apiKeys;
+  if (approverKeys !== undefined) options.approverKeys = approverKeys;
   const grantTtl = integer(values["grant-ttl"], "--grant-ttl");
   if (grantTtl !== undefined) options.grantTtlMs = grantTtl;
   const escalationTtl = integer(values["escalation-ttl"], "--escalation-ttl");
@@ -71,17 +81,26 @@ async function local(args: string[]): Promise<void> {
 
   const authority = await startLocalAuthority(options);
   const keyShown = apiKeys === undefined ? authority.apiKey : "<the key you passed>";
-  const decisions = authority.decisions().length;
+  const approverShown = approverKeys === undefined ? authority.approverKey : "<the approver key you passed>";
+  const load = authority.journalLoad;
+  const loaded =
+    load === undefined
+      ? ""
+      : `${load.decisions} decision${load.decisions === 1 ? "" : "s"} loaded from ${load.entries} entries, ` +
+        `${(load.bytes / 1024 / 1024).toFixed(1)} MiB in ${(load.ms / 1000).toFixed(2)} s`;
   console.log(
     [
       `Decionis local authority ${VERSION} listening on ${authority.url}`,
       `  JWKS:      ${authority.jwksUrl}`,
       `  Policies:  ${values.policies}`,
-      `  Journal:   ${values.journal === undefined ? "none (decisions are kept in memory)" : `${values.journal} (${decisions} decision${decisions === 1 ? "" : "s"} loaded)`}`,
-      `  Keys:      ${values.key ?? "generated for this run (pass --key <file> to keep them)"}`,
+      `  Journal:   ${values.journal === undefined ? "none (decisions are kept in memory)" : `${values.journal} (${loaded})`}`,
+      `  Keys:      ${values.key ?? (values.journal === undefined ? "generated for this run (pass --key <file> to keep them)" : `${values.journal}.keys.json (signs the journal; keep it with the journal)`)}`,
       ``,
       `Point the SDK at it:`,
       `  export DECIONIS_BASE_URL=${authority.url} DECIONIS_API_KEY=${keyShown}`,
+      ``,
+      `Approver key (approve/reject escalations; never give it to a gated program):`,
+      approverShown,
       ``,
       `Ctrl-C stops it.`,
     ].join("\n"),

@@ -21,6 +21,8 @@ import {
 import { canonicalJson, canonicalRecord, LIMITS, sha256Tagged, type WalkBudget } from "../intent/canonical.js";
 import { assertCorrelationId } from "../intent/ids.js";
 import { LocalAuthorityError, ProtocolError } from "./errors.js";
+import { recordBytes, sealDossier, type DossierIntegrity } from "./dossier.js";
+import { CONTROL } from "./limits.js";
 import { combine, refusal, type Evaluator, type PolicyVerdict } from "./evaluator.js";
 import { randomId } from "./ids.js";
 import type { Journal, JournalEntry } from "./journal.js";
@@ -36,15 +38,25 @@ export interface GrantRecord {
   kid: string;
   issued_at: string;
   expires_at: string;
-  consumed: { at: string; consumed_by: string } | null;
+  consumed: { at: string; consumed_by: string; idempotency_key?: string } | null;
 }
 
 /** One step of an escalation's timeline. */
 export interface EscalationEvent {
   status: string;
   at: string;
+  /** The approver's name, as they gave it. */
   by?: string;
+  /** The approver key used (`key:<12 hex>`, see {@link keyIdOf}); absent for the programmatic `approve()`. */
+  approver_key?: string;
   note?: string;
+}
+
+/** Who resolves an escalation. */
+export interface Resolver {
+  by?: string | undefined;
+  note?: string | undefined;
+  key?: string | undefined;
 }
 
 export interface EscalationState {
@@ -59,7 +71,7 @@ export interface EscalationState {
 }
 
 /** What happened after an ALLOW, as reported. */
-export type OutcomeRecord = WireOutcome & { decision_id: string; reported_at: string };
+export type OutcomeRecord = WireOutcome & { decision_id: string; reported_at: string; idempotency_key?: string };
 
 /** Everything known about one intent: the dossier's content. */
 export interface DossierState {
@@ -74,12 +86,18 @@ export interface DossierState {
   grants: GrantRecord[];
   escalation: EscalationState | null;
   outcome: OutcomeRecord | null;
+  /** Base URL of the authority when it decided: the record's `issuer`, the base of its `dossier_url`. */
+  issuer?: string;
+  /** The dossier's signature, made when its last change was written. */
+  integrity?: DossierIntegrity;
 }
 
 export interface AuthorityConfig {
   evaluator: Evaluator;
   keys: KeyRing;
-  journal: Journal | undefined;
+  /** How long a dossier (and its idempotency key) is kept after its last change. */
+  retentionMs: number;
+  log: (message: string) => void;
   /** Lifetime of an execution grant, capped by the intent's `expires_at`. */
   grantTtlMs: number;
   /** Lifetime of an escalation, capped by the intent's `expires_at`; unset: the intent's. */
@@ -91,6 +109,16 @@ export interface AuthorityConfig {
 
 const PENDING = "AWAITING_APPROVER";
 const MAX_INTENT_TTL_MS = 300_000;
+/** How far in the future `captured_at` may be: the clocks of the caller and the authority may differ this much. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+/** Policies one intent may reference: each adds a verdict to the dossier, which must stay under 100 KiB. */
+export const MAX_POLICY_REFS = 16;
+/**
+ * A new dossier's size at most: what can be added later (escalation events of
+ * at most 1 KiB of free text each, an outcome of at most 2.2 KiB, grants) stays
+ * well inside the 100 KiB answer cap.
+ */
+const MAX_DOSSIER_AT_DECISION = 64 * 1024;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function fieldOf(issue: z.core.$ZodIssue): string {
@@ -154,8 +182,9 @@ function checkIntentHash(raw: Record<string, unknown>, sent: string): void {
     );
 }
 
-/** Idempotency keys are the caller's, so they are scoped by tenant. */
-const idempotencyScope = (request: WireEnforceRequest): string => `${request.tenant_id}\n${request.idempotency_key}`;
+/** Idempotency keys are the caller's, so they are scoped by tenant; JSON keeps the two parts apart whatever they hold. */
+const idempotencyScope = (request: WireEnforceRequest): string =>
+  JSON.stringify([request.tenant_id, request.idempotency_key]);
 
 /** The authority. One per server; see the module comment. */
 export class Authority {
@@ -168,6 +197,10 @@ export class Authority {
   readonly #byIdempotencyKey = new Map<string, DossierState>();
   readonly #grants = new Map<string, GrantRecord>();
   readonly #inFlight = new Set<string>();
+  /** Why the journal cannot be written, once it could not. */
+  #failure: unknown;
+  /** The journal, once it is loaded. */
+  journal: Journal | undefined;
 
   constructor(config: AuthorityConfig) {
     this.#config = config;
@@ -178,22 +211,31 @@ export class Authority {
   }
 
   /**
-   * Rebuilds state from journal entries read at start.
+   * Applies one journal entry read at start; every 4,096 entries or 16 MiB,
+   * what is past retention is dropped, so loading holds at most the retained
+   * state and 16 MiB of what is not.
    * @throws {@link LocalAuthorityError} `JOURNAL_INVALID` naming the entry that cannot be applied.
    */
-  replay(entries: readonly JournalEntry[], path: string): void {
-    for (const entry of entries) {
-      try {
-        this.#apply(entry);
-      } catch (error) {
-        throw new LocalAuthorityError(
-          "JOURNAL_INVALID",
-          `Journal ${path}: entry ${entry.seq} (${entry.type}) cannot be applied: ${(error as Error).message}`,
-          { file: path, line: entry.seq },
-        );
-      }
+  replay(entry: JournalEntry, line: number, bytes: number, path: string): void {
+    try {
+      this.#apply(entry, true);
+    } catch (error) {
+      throw new LocalAuthorityError(
+        "JOURNAL_INVALID",
+        `Journal ${path}: line ${line} (entry ${entry.seq}, ${entry.type}) cannot be applied: ${(error as Error).message}`,
+        { file: path, line },
+      );
+    }
+    if (line % 4096 === 0 || bytes >= this.#nextSweepAt) {
+      this.replayDropped += this.sweep();
+      this.#nextSweepAt = bytes + 16 * 1024 * 1024;
     }
   }
+
+  #nextSweepAt = 16 * 1024 * 1024;
+
+  /** Dossiers dropped by retention while replaying. */
+  replayDropped = 0;
 
   // ---- decisions --------------------------------------------------------------------------------
 
@@ -205,6 +247,7 @@ export class Authority {
     body: unknown,
     headers: { idempotencyKey?: string | undefined; correlationId?: string | undefined } = {},
   ): Promise<{ decision: WireDecision; replayed: boolean }> {
+    this.#writable();
     const request = parseRequest(wireEnforceRequestSchema, body);
     checkIntentHash(body as Record<string, unknown>, request.intent_hash);
     if (headers.idempotencyKey !== undefined && headers.idempotencyKey !== request.idempotency_key)
@@ -216,10 +259,21 @@ export class Authority {
     } catch (error) {
       throw invalid("correlation_id", (error as Error).message.replace(/^correlationId: /, ""));
     }
+    for (const field of ["tenant_id", "idempotency_key"] as const)
+      if (CONTROL.test(request[field])) throw invalid(field, "must not contain control characters");
     const captured = Date.parse(request.captured_at);
     const expires = Date.parse(request.expires_at);
     if (!(expires > captured && expires - captured <= MAX_INTENT_TTL_MS))
       throw invalid("expires_at", "must be after captured_at by at most 300 s (protocol 2.1)");
+    if (captured > this.#config.now() + MAX_CLOCK_SKEW_MS)
+      throw invalid(
+        "captured_at",
+        `is more than ${MAX_CLOCK_SKEW_MS / 1000} s in the future: check the clock of the machine that captured the intent`,
+      );
+    if (request.policy_refs.length > MAX_POLICY_REFS)
+      throw invalid("policy_refs", `at most ${MAX_POLICY_REFS} policies per intent, got ${request.policy_refs.length}`);
+    if (new Set(request.policy_refs).size !== request.policy_refs.length)
+      throw invalid("policy_refs", "lists a policy twice");
 
     const fingerprint = sha256Tagged(
       canonicalJson({
@@ -311,7 +365,15 @@ export class Authority {
       grants: grant === undefined ? [] : [grant.record],
       escalation,
       outcome: null,
+      issuer: this.url,
     };
+    // Every dossier must serve: refuse now what would later be over the 100 KiB answer cap.
+    if (recordBytes(dossier, this) > MAX_DOSSIER_AT_DECISION)
+      throw invalid(
+        "policy_refs",
+        `the verdicts of these ${request.policy_refs.length} policies make the dossier over ` +
+          `${MAX_DOSSIER_AT_DECISION / 1024} KiB: reference fewer policies`,
+      );
     this.#commit("decision", dossier);
     return decision;
   }
@@ -403,20 +465,16 @@ export class Authority {
    * Approves a pending escalation: GRANT_READY with a fresh ALLOW for the same action hash.
    * @throws {@link ProtocolError} 404 unknown, 409 not pending (already resolved or expired).
    */
-  approve(escalationId: string, by?: { by?: string | undefined; note?: string | undefined }): WireEscalation {
+  approve(escalationId: string, by?: Resolver): WireEscalation {
     return this.#resolve(escalationId, "GRANT_READY", by);
   }
 
   /** Rejects a pending escalation. @throws {@link ProtocolError} as {@link Authority.approve}. */
-  reject(escalationId: string, by?: { by?: string | undefined; note?: string | undefined }): WireEscalation {
+  reject(escalationId: string, by?: Resolver): WireEscalation {
     return this.#resolve(escalationId, "REJECTED", by);
   }
 
-  #resolve(
-    escalationId: string,
-    status: "GRANT_READY" | "REJECTED",
-    who: { by?: string | undefined; note?: string | undefined } = {},
-  ): WireEscalation {
+  #resolve(escalationId: string, status: "GRANT_READY" | "REJECTED", who: Resolver = {}): WireEscalation {
     const dossier = this.#escalation(escalationId);
     const e = dossier.escalation;
     if (e.status !== PENDING)
@@ -429,6 +487,7 @@ export class Authority {
       status,
       at: iso(at),
       ...(who.by === undefined ? {} : { by: who.by }),
+      ...(who.key === undefined ? {} : { approver_key: who.key }),
       ...(who.note === undefined ? {} : { note: who.note }),
     };
     if (status === "REJECTED") {
@@ -447,7 +506,7 @@ export class Authority {
       execution_token: grant.token,
       execution_token_expires_at: grant.record.expires_at,
       dossier_id: dossier.dossier_id,
-      explanation: `Approved${who.by === undefined ? "" : ` by ${who.by}`}${who.note === undefined ? "" : `: ${who.note}`}`,
+      explanation: `Approved${who.by === undefined ? "" : ` by ${who.by}`}${who.key === undefined ? "" : ` (${who.key})`}${who.note === undefined ? "" : `: ${who.note}`}`,
       policy_version: dossier.decision.policy_version ?? null,
       escalation_id: escalationId,
     };
@@ -457,8 +516,14 @@ export class Authority {
 
   // ---- grants -----------------------------------------------------------------------------------
 
-  /** `POST /v1/execution/consume-token` (protocol 4): a grant can be consumed once, ever. */
-  consume(body: unknown): WireConsumeResponse {
+  /**
+   * `POST /v1/execution/consume-token` (protocol 4): a grant can be consumed
+   * once, ever. The same `idempotency-key`, token and consumer again get the
+   * first answer replayed (a retry after a lost answer does not burn the
+   * grant); another key or consumer gets 409.
+   */
+  consume(body: unknown, idempotencyKey?: string): { answer: WireConsumeResponse; replayed: boolean } {
+    this.#writable();
     const request = parseRequest(wireConsumeRequestSchema, body);
     const verified = this.#config.keys.verifyGrant(request.execution_token);
     if ("error" in verified)
@@ -473,17 +538,13 @@ export class Authority {
       throw new ProtocolError(400, "TOKEN_BINDING_MISMATCH", "intent_hash: the grant was issued for another intent", {
         field: "intent_hash",
       });
+    // Expiry first, replay or not: nothing may start on a grant past its exp.
     if (this.#config.now() >= claims.exp * 1000)
       throw new ProtocolError(400, "TOKEN_EXPIRED", `execution_token: the grant expired at ${grant.expires_at}`, {
         field: "execution_token",
         expires_at: grant.expires_at,
       });
-    if (grant.consumed !== null)
-      throw new ProtocolError(409, "TOKEN_ALREADY_CONSUMED", `The grant was already consumed at ${grant.consumed.at}`, {
-        consumed_at: grant.consumed.at,
-      });
-    this.#commit("consume", { jti: grant.jti, at: iso(this.#config.now()), consumed_by: request.consumed_by });
-    return {
+    const answer: WireConsumeResponse = {
       valid: true,
       claims: {
         jti: grant.jti,
@@ -493,12 +554,40 @@ export class Authority {
         binding: { intent_hash: request.intent_hash },
       },
     };
+    const consumed = grant.consumed;
+    if (consumed !== null) {
+      if (
+        idempotencyKey !== undefined &&
+        consumed.idempotency_key === idempotencyKey &&
+        consumed.consumed_by === request.consumed_by
+      )
+        return { answer, replayed: true };
+      throw new ProtocolError(409, "TOKEN_ALREADY_CONSUMED", `The grant was already consumed at ${consumed.at}`, {
+        consumed_at: consumed.at,
+      });
+    }
+    this.#commit("consume", {
+      jti: grant.jti,
+      at: iso(this.#config.now()),
+      consumed_by: request.consumed_by,
+      ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey }),
+    });
+    return { answer, replayed: false };
   }
 
   // ---- outcomes ---------------------------------------------------------------------------------
 
-  /** `POST /v1/authority/decisions/{id}/outcome`: stored once on the dossier; the same report again is accepted. */
-  outcome(decisionId: string, body: unknown): { decision_id: string; dossier_id: string; status: "RECORDED" } {
+  /**
+   * `POST /v1/authority/decisions/{id}/outcome` (protocol 6): stored once on the
+   * dossier. The same `idempotency-key` again (or, without one, the same report)
+   * is answered 202 and stored once; another report is 409.
+   */
+  outcome(
+    decisionId: string,
+    body: unknown,
+    idempotencyKey?: string,
+  ): { answer: { decision_id: string; dossier_id: string; status: "RECORDED" }; replayed: boolean } {
+    this.#writable();
     const outcome = parseRequest(wireOutcomeSchema, body);
     const dossier = this.#byDecision.get(decisionId);
     if (dossier === undefined)
@@ -511,11 +600,17 @@ export class Authority {
     const answer = { decision_id: decisionId, dossier_id: dossier.dossier_id, status: "RECORDED" as const };
     if (dossier.outcome !== null) {
       const reported = dossier.outcome;
+      const strip = (o: object) => canonicalJson({ ...o, reported_at: null, idempotency_key: null });
       const same =
-        reported.decision_id === decisionId &&
-        canonicalJson({ ...reported, reported_at: null }) ===
-          canonicalJson({ ...outcome, decision_id: decisionId, reported_at: null });
-      if (same) return answer;
+        reported.decision_id === decisionId && strip(reported) === strip({ ...outcome, decision_id: decisionId });
+      if (same) return { answer, replayed: true };
+      if (idempotencyKey !== undefined && reported.idempotency_key === idempotencyKey)
+        throw new ProtocolError(
+          422,
+          "IDEMPOTENCY_KEY_REUSED",
+          `idempotency key "${idempotencyKey}" was already used with another outcome report`,
+          { idempotency_key: idempotencyKey },
+        );
       throw new ProtocolError(
         409,
         "OUTCOME_ALREADY_RECORDED",
@@ -523,8 +618,13 @@ export class Authority {
         { decision_id: dossier.outcome.decision_id },
       );
     }
-    this.#commit("outcome", { ...outcome, decision_id: decisionId, reported_at: iso(this.#config.now()) });
-    return answer;
+    this.#commit("outcome", {
+      ...outcome,
+      decision_id: decisionId,
+      reported_at: iso(this.#config.now()),
+      ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey }),
+    });
+    return { answer, replayed: false };
   }
 
   // ---- reading ----------------------------------------------------------------------------------
@@ -543,32 +643,117 @@ export class Authority {
     return all;
   }
 
+  // ---- retention --------------------------------------------------------------------------------
+
+  /**
+   * Forgets dossiers last changed before the retention period (their
+   * idempotency keys, grants and escalation with them); a pending escalation
+   * is kept until the retention period after it expires. Returns how many were dropped.
+   */
+  sweep(): number {
+    const cutoff = this.#config.now() - this.#config.retentionMs;
+    let dropped = 0;
+    for (const dossier of this.#dossiers.values()) {
+      const escalation = dossier.escalation;
+      // A pending escalation waits for its expiry (marked lazily, when someone looks), then ages like the rest.
+      const pending = escalation?.status === PENDING && Date.parse(escalation.expires_at) >= cutoff;
+      if (Date.parse(dossier.updated_at) >= cutoff || pending) continue;
+      this.#forget(dossier);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  #forget(dossier: DossierState): void {
+    this.#dossiers.delete(dossier.dossier_id);
+    this.#byDecision.delete(dossier.decision.decision_id);
+    for (const grant of dossier.grants) {
+      this.#grants.delete(grant.jti);
+      this.#byDecision.delete(grant.decision_id);
+    }
+    if (dossier.escalation !== null) this.#byEscalation.delete(dossier.escalation.escalation_id);
+    const scope = idempotencyScope(dossier.request);
+    if (this.#byIdempotencyKey.get(scope) === dossier) this.#byIdempotencyKey.delete(scope);
+  }
+
+  /**
+   * Sweeps, then rewrites the journal as a signed snapshot of what is
+   * retained (see {@link Journal.rewrite}). Returns the counts.
+   */
+  compact(): { dropped: number; kept: number } {
+    const dropped = this.sweep();
+    const journal = this.journal;
+    if (journal !== undefined) {
+      const at = iso(this.#config.now());
+      journal.rewrite([
+        { type: "compacted", at, data: { previous_seq: journal.seq, retention_ms: this.#config.retentionMs } },
+        ...[...this.#dossiers.values()].map((d) => ({ type: "snapshot", at, data: d })),
+      ]);
+    }
+    return { dropped, kept: this.#dossiers.size };
+  }
+
   // ---- state changes ----------------------------------------------------------------------------
+
+  /** Refuses state changes once a journal write failed: memory would be ahead of the disk. */
+  #writable(): void {
+    if (this.#failure !== undefined)
+      throw new ProtocolError(
+        503,
+        "JOURNAL_UNAVAILABLE",
+        "The journal could not be written; this authority decides nothing more until it is restarted",
+      );
+  }
 
   #commit(type: "decision", data: DossierState): void;
   #commit(
     type: "escalation",
     data: { escalation_id: string; event: EscalationEvent; decision?: StoredDecision; grant?: GrantRecord },
   ): void;
-  #commit(type: "consume", data: { jti: string; at: string; consumed_by: string }): void;
+  #commit(type: "consume", data: { jti: string; at: string; consumed_by: string; idempotency_key?: string }): void;
   #commit(type: "outcome", data: OutcomeRecord): void;
   #commit(type: string, data: unknown): void {
+    this.#writable();
     const at = iso(this.#config.now());
-    const journal = this.#config.journal;
-    const entry = journal === undefined ? { seq: 0, at, type, prev: "", data } : journal.append(type, data, at);
-    this.#apply(entry);
+    const dossier = this.#apply({ seq: 0, at, type, prev: "", data }, false)!;
+    // Signed now, as written: a dossier served later carries this signature, so an edited store cannot verify.
+    const integrity = sealDossier(dossier, this);
+    dossier.integrity = integrity;
+    if (type !== "decision") (data as { integrity?: DossierIntegrity }).integrity = integrity;
+    if (this.journal === undefined) return;
+    try {
+      this.journal.append(type, data, at);
+    } catch (error) {
+      this.#failure = error;
+      this.#config.log(`decionis local: journal ${this.journal.path}: write failed: ${String(error)}`);
+      this.#writable();
+    }
   }
 
-  #apply(entry: JournalEntry): void {
+  /**
+   * Applies one entry and returns the dossier it changed. While replaying, an
+   * entry about a dossier dropped by retention is skipped (undefined).
+   */
+  #apply(entry: JournalEntry, replaying: boolean): DossierState | undefined {
+    const missing = (what: string): DossierState | undefined => {
+      if (replaying) return undefined;
+      throw new Error(`${what} is unknown`);
+    };
     switch (entry.type) {
-      case "decision": {
+      case "compacted":
+        return undefined;
+      case "decision":
+      case "snapshot": {
         const dossier = entry.data as DossierState;
         this.#dossiers.set(dossier.dossier_id, dossier);
         this.#byDecision.set(dossier.decision.decision_id, dossier);
         this.#byIdempotencyKey.set(idempotencyScope(dossier.request), dossier);
         if (dossier.escalation !== null) this.#byEscalation.set(dossier.escalation.escalation_id, dossier);
-        for (const grant of dossier.grants) this.#grants.set(grant.jti, grant);
-        return;
+        for (const grant of dossier.grants) {
+          this.#grants.set(grant.jti, grant);
+          this.#byDecision.set(grant.decision_id, dossier);
+        }
+        return dossier;
       }
       case "escalation": {
         const data = entry.data as {
@@ -576,8 +761,10 @@ export class Authority {
           event: EscalationEvent;
           decision?: StoredDecision;
           grant?: GrantRecord;
+          integrity?: DossierIntegrity;
         };
-        const dossier = this.#byEscalation.get(data.escalation_id)!;
+        const dossier = this.#byEscalation.get(data.escalation_id);
+        if (dossier === undefined) return missing(`escalation ${data.escalation_id}`);
         const escalation = dossier.escalation!;
         escalation.status = data.event.status;
         escalation.history.push(data.event);
@@ -588,21 +775,37 @@ export class Authority {
           this.#byDecision.set(data.decision.decision_id, dossier);
         }
         dossier.updated_at = entry.at;
-        return;
+        if (data.integrity !== undefined) dossier.integrity = data.integrity;
+        return dossier;
       }
       case "consume": {
-        const data = entry.data as { jti: string; at: string; consumed_by: string };
-        const grant = this.#grants.get(data.jti)!;
-        grant.consumed = { at: data.at, consumed_by: data.consumed_by };
-        this.#byDecision.get(grant.decision_id)!.updated_at = entry.at;
-        return;
+        const data = entry.data as {
+          jti: string;
+          at: string;
+          consumed_by: string;
+          idempotency_key?: string;
+          integrity?: DossierIntegrity;
+        };
+        const grant = this.#grants.get(data.jti);
+        if (grant === undefined) return missing(`grant ${data.jti}`);
+        grant.consumed = {
+          at: data.at,
+          consumed_by: data.consumed_by,
+          ...(data.idempotency_key === undefined ? {} : { idempotency_key: data.idempotency_key }),
+        };
+        const dossier = this.#byDecision.get(grant.decision_id)!;
+        dossier.updated_at = entry.at;
+        if (data.integrity !== undefined) dossier.integrity = data.integrity;
+        return dossier;
       }
       case "outcome": {
-        const data = entry.data as OutcomeRecord;
-        const dossier = this.#byDecision.get(data.decision_id)!;
+        const { integrity, ...data } = entry.data as OutcomeRecord & { integrity?: DossierIntegrity };
+        const dossier = this.#byDecision.get(data.decision_id);
+        if (dossier === undefined) return missing(`decision ${data.decision_id}`);
         dossier.outcome = data;
         dossier.updated_at = entry.at;
-        return;
+        if (integrity !== undefined) dossier.integrity = integrity;
+        return dossier;
       }
       default:
         throw new Error(`unknown entry type "${entry.type}"`);

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import type { WireBinding } from "../gateway/wire.js";
 import { canonicalRecord } from "../intent/canonical.js";
 import type { Authority, DossierState, StoredDecision } from "./authority.js";
+import type { PolicyCheck } from "./evaluator.js";
 
 /** The `integrity` block of protocol 6. */
 export interface DossierIntegrity {
@@ -43,6 +44,7 @@ function digestOf(value: unknown): Record<string, unknown> {
 }
 
 function recordOf(state: DossierState, authority: Authority, summarise: boolean): Record<string, unknown> {
+  const issuer = state.issuer ?? authority.url;
   const { intent_hash, mode, policy_refs, correlation_id, ...binding } = state.request;
   const shown = summarise
     ? {
@@ -54,11 +56,11 @@ function recordOf(state: DossierState, authority: Authority, summarise: boolean)
   const escalation = state.escalation;
   return {
     dossier_id: state.dossier_id,
-    issuer: authority.url,
+    issuer,
     created_at: state.decided_at,
     updated_at: state.updated_at,
     intent: { intent_hash, mode, policy_refs, correlation_id, binding: shown, binding_summarised: summarise },
-    decision: { ...withoutToken(state.decision), dossier_url: authority.dossierUrl(state.dossier_id) },
+    decision: { ...withoutToken(state.decision), dossier_url: `${issuer}/dossiers/${state.dossier_id}` },
     evaluation: state.trace,
     grants: state.grants,
     escalation:
@@ -69,26 +71,42 @@ function recordOf(state: DossierState, authority: Authority, summarise: boolean)
   };
 }
 
-/** The dossier of `state`, signed with the authority's active key. */
-export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
-  let record = recordOf(state, authority, false);
-  let canonical = canonicalRecord(record);
-  if (Buffer.byteLength(canonical) > MAX_RECORD_BYTES) {
-    record = recordOf(state, authority, true);
-    canonical = canonicalRecord(record);
-  }
-  const bytes = Buffer.from(canonical, "utf8");
+/** Bytes of the canonical record `signedDossier` would sign, caller data summarised if it must be. */
+export function recordBytes(state: DossierState, authority: Authority): number {
+  const full = Buffer.byteLength(canonicalRecord(recordOf(state, authority, false)));
+  return full <= MAX_RECORD_BYTES ? full : Buffer.byteLength(canonicalRecord(recordOf(state, authority, true)));
+}
+
+function recordFor(state: DossierState, authority: Authority): Record<string, unknown> {
+  const record = recordOf(state, authority, false);
+  return Buffer.byteLength(canonicalRecord(record)) <= MAX_RECORD_BYTES ? record : recordOf(state, authority, true);
+}
+
+/** Signs the record of `state` as it is now, with the authority's active key: done when a change is written. */
+export function sealDossier(state: DossierState, authority: Authority): DossierIntegrity {
+  const bytes = Buffer.from(canonicalRecord(recordFor(state, authority)), "utf8");
   const { kid, signature } = authority.keys.sign(bytes);
   return {
-    ...record,
-    dossier_id: state.dossier_id,
-    integrity: {
-      algorithm: "Ed25519",
-      key_id: kid,
-      canonical_sha256: createHash("sha256").update(bytes).digest("hex"),
-      signature: signature.toString("base64url"),
-    },
+    algorithm: "Ed25519",
+    key_id: kid,
+    canonical_sha256: createHash("sha256").update(bytes).digest("hex"),
+    signature: signature.toString("base64url"),
   };
+}
+
+/**
+ * The dossier of `state` with the signature made when its last change was
+ * written, never a new one: a record rebuilt from an edited store does not
+ * verify.
+ */
+export function signedDossier(state: DossierState, authority: Authority): DossierRecord {
+  const integrity = state.integrity ?? {
+    algorithm: "Ed25519" as const,
+    key_id: "(none)",
+    canonical_sha256: "0".repeat(64),
+    signature: "",
+  };
+  return { ...recordFor(state, authority), dossier_id: state.dossier_id, integrity };
 }
 
 // ---- the HTML page ---------------------------------------------------------------------------------
@@ -104,6 +122,13 @@ const GREEN = "#1a7f37";
 const RED = "#cf222e";
 const AMBER = "#9a6700";
 const STATUS_COLOURS: Record<string, string> = {
+  ALLOWED: GREEN,
+  APPROVED: GREEN,
+  EXECUTED: GREEN,
+  "EXECUTION STARTED": GREEN,
+  BLOCKED: RED,
+  "EXECUTION FAILED": RED,
+  "AWAITING APPROVER": AMBER,
   ALLOW: GREEN,
   GRANT_READY: GREEN,
   SUCCEEDED: GREEN,
@@ -133,7 +158,72 @@ function badge(status: string): string {
   return `<span class="badge" style="background:${STATUS_COLOURS[status] ?? "#6e7781"}">${escapeHtml(status)}</span>`;
 }
 
-/** A page a person can read: intent, decision, reasons, timeline, outcome, signature. Every value escaped. */
+type Grant = DossierState["grants"][number];
+type Escalation = DossierState["escalation"] & object;
+
+/**
+ * Where the intent ended, for the top of the page: what a person asks first
+ * is "did it run?", not what the first answer was.
+ */
+function finalState(
+  decision: StoredDecision,
+  escalation: Escalation | null,
+  grants: Grant[],
+  outcome: DossierState["outcome"],
+): { state: string; summary: string } {
+  const resolved = escalation?.history.filter((e) => e.status !== "AWAITING_APPROVER").at(-1);
+  const by = resolved?.by === undefined ? "" : ` by ${resolved.by}`;
+  const path =
+    escalation === null
+      ? decision.status === "ALLOW"
+        ? "Allowed"
+        : ""
+      : escalation.status === "GRANT_READY"
+        ? `${decision.status === "ESCALATE" ? "Escalated" : "Reviewed"}, approved${by}`
+        : "";
+  const then = (what: string) => (path === "" ? what : `${path}, ${what.charAt(0).toLowerCase()}${what.slice(1)}`);
+  if (outcome !== null)
+    return outcome.status === "SUCCEEDED"
+      ? { state: "EXECUTED", summary: then(`Executed: succeeded at ${outcome.finished_at}`) }
+      : { state: "EXECUTION FAILED", summary: then(`Executed: failed at ${outcome.finished_at}`) };
+  const consumed = grants.find((g) => g.consumed !== null);
+  if (consumed?.consumed != null)
+    return {
+      state: "EXECUTION STARTED",
+      summary: then(
+        `Grant consumed at ${consumed.consumed.at} by ${consumed.consumed.consumed_by}; no outcome reported yet`,
+      ),
+    };
+  if (escalation !== null) {
+    if (escalation.status === "GRANT_READY") return { state: "APPROVED", summary: `${path}; not executed yet` };
+    if (escalation.status === "AWAITING_APPROVER")
+      return {
+        state: "AWAITING APPROVER",
+        summary: `Escalated: waiting for an approver until ${escalation.expires_at}`,
+      };
+    return {
+      state: escalation.status,
+      summary: `Escalated, then ${escalation.status.toLowerCase()}${by}: nothing was allowed to run`,
+    };
+  }
+  if (decision.status === "ALLOW") return { state: "ALLOWED", summary: "Allowed; no execution reported yet" };
+  return { state: decision.status === "BLOCK" ? "BLOCKED" : decision.status, summary: "Nothing was allowed to run" };
+}
+
+/** How a grant was used, in words that do not contradict the outcome. */
+function grantUse(grant: Grant, outcome: DossierState["outcome"], now: number): string {
+  if (grant.consumed !== null) return `consumed at ${grant.consumed.at} by ${grant.consumed.consumed_by}`;
+  if (outcome?.decision_id === grant.decision_id)
+    return "used: an outcome was reported (the SDK checked the grant by its signature, without a consume call)";
+  return Date.parse(grant.expires_at) <= now ? "expired unused" : "not used yet";
+}
+
+function checkText(check: PolicyCheck): string {
+  const actual = "actual" in check ? JSON.stringify(check.actual) : "(absent)";
+  return `${check.path} ${check.operator} ${JSON.stringify(check.value)} — the intent had ${actual}`;
+}
+
+/** A page a person can read: where it ended, intent, decision, reasons, timeline, outcome, signature. Every value escaped. */
 export function renderDossierPage(dossier: DossierRecord, signatureValid: boolean): string {
   const intent = dossier["intent"] as {
     intent_hash: string;
@@ -148,14 +238,17 @@ export function renderDossierPage(dossier: DossierRecord, signatureValid: boolea
     version: string | null;
     rule: string | null;
     outcome: string;
+    checks?: PolicyCheck[];
   }[];
-  const grants = dossier["grants"] as DossierState["grants"];
-  const escalation = dossier["escalation"] as (DossierState["escalation"] & object) | null;
+  const grants = dossier["grants"] as Grant[];
+  const escalation = dossier["escalation"] as Escalation | null;
   const outcome = dossier["outcome"] as DossierState["outcome"];
   const integrity = dossier.integrity;
+  const final = finalState(decision, escalation, grants, outcome);
 
   const sections = [
-    `<h2>Decision</h2>` +
+    `<section id="final"><p class="final">${badge(final.state)} <strong>${escapeHtml(final.summary)}</strong></p></section>`,
+    `<h2>First decision</h2>` +
       table([
         `<tr><th>Status</th><td>${badge(decision.status)}</td></tr>`,
         row("Decision id", decision.decision_id),
@@ -185,7 +278,11 @@ export function renderDossierPage(dossier: DossierRecord, signatureValid: boolea
         trace.map(
           (t) =>
             `<tr><th>${escapeHtml(t.policy)}${t.version === null ? "" : `@${escapeHtml(t.version)}`}</th>` +
-            `<td>${badge(t.outcome)} ${escapeHtml(t.rule === null ? "default" : `rule ${t.rule}`)}</td></tr>`,
+            `<td>${badge(t.outcome)} ${escapeHtml(t.rule === null ? "no rule matched: the policy's default" : `rule ${t.rule}`)}` +
+            (t.checks === undefined || t.checks.length === 0
+              ? ""
+              : `<ul class="checks">${t.checks.map((c) => `<li><code>${escapeHtml(checkText(c))}</code></li>`).join("")}</ul>`) +
+            `</td></tr>`,
         ),
       ),
   ];
@@ -197,6 +294,7 @@ export function renderDossierPage(dossier: DossierRecord, signatureValid: boolea
           .map(
             (e) =>
               `<li>${badge(e.status)} at ${escapeHtml(e.at)}${e.by === undefined ? "" : ` by ${escapeHtml(e.by)}`}` +
+              (e.approver_key === undefined ? "" : ` (approver ${escapeHtml(e.approver_key)})`) +
               `${e.note === undefined ? "" : ` — ${escapeHtml(e.note)}`}</li>`,
           )
           .join("")}</ol>`,
@@ -208,10 +306,7 @@ export function renderDossierPage(dossier: DossierRecord, signatureValid: boolea
           grants.map((g) =>
             row(
               g.jti,
-              `decision ${g.decision_id}, key ${g.kid}, expires ${g.expires_at}` +
-                (g.consumed === null
-                  ? ", not consumed"
-                  : `, consumed at ${g.consumed.at} by ${g.consumed.consumed_by}`),
+              `decision ${g.decision_id}, key ${g.kid}, expires ${g.expires_at}: ${grantUse(g, outcome, Date.now())}`,
             ),
           ),
         ),
@@ -238,17 +333,30 @@ export function renderDossierPage(dossier: DossierRecord, signatureValid: boolea
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Dossier ${escapeHtml(dossier.dossier_id)} · ${escapeHtml(decision.status)}</title>
+<title>Dossier ${escapeHtml(dossier.dossier_id)} · ${escapeHtml(final.state)}</title>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;max-width:920px;margin:2rem auto;padding:0 1rem;color:#1f2328}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.25rem .5rem;border-bottom:1px solid #eaeef2}
 th{width:12rem;font-weight:600}pre{background:#f6f8fa;padding:.75rem;overflow:auto;font-size:13px}
 .badge{color:#fff;border-radius:4px;padding:0 .4rem;font-size:12px;font-weight:600}.muted{color:#656d76}
+.final{font-size:1.15rem;padding:.75rem 1rem;background:#f6f8fa;border-radius:6px}.final .badge{font-size:15px}
+.checks{margin:.25rem 0;padding-left:1.25rem;font-size:13px}
 </style></head><body>
-<h1>Decision dossier <code>${escapeHtml(dossier.dossier_id)}</code> ${badge(decision.status)}</h1>
+<h1>Decision dossier <code>${escapeHtml(dossier.dossier_id)}</code></h1>
 <p class="muted">Decionis local authority · ${escapeHtml(dossier["issuer"])} · updated ${escapeHtml(dossier["updated_at"])}</p>
 ${sections.join("\n")}
 </body></html>
+`;
+}
+
+/** The page for an unknown dossier: HTML, as the browser asked, with nothing of the request but the escaped id. */
+export function renderNotFoundPage(id: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>No such dossier</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:920px;margin:2rem auto;padding:0 1rem;color:#1f2328}</style>
+</head><body><h1>No such dossier</h1>
+<p>This authority has no dossier <code>${escapeHtml(id.slice(0, 200))}</code>. It may be mistyped, from another
+authority, or past the retention period.</p></body></html>
 `;
 }

@@ -11,7 +11,7 @@
  */
 import { Engine, Operator, type RuleProperties, type TopLevelCondition } from "json-rules-engine";
 import type { WireEnforceRequest } from "../gateway/wire.js";
-import type { Condition, Outcome, PoliciesFile, Policy, PolicyRule } from "./policies.js";
+import type { Condition, LeafCondition, Outcome, PoliciesFile, Policy, PolicyRule } from "./policies.js";
 
 type NestedCondition = Extract<TopLevelCondition, { all: unknown }>["all"][number];
 
@@ -25,6 +25,57 @@ export interface PolicyVerdict {
   outcome: Outcome | "ERROR";
   reason_codes: string[];
   explanation: string;
+  /**
+   * What the deciding rule compared: each test with the intent's value it
+   * read (`actual`, shortened past 200 characters; absent when the intent has
+   * no such value). Empty for a default outcome.
+   */
+  checks?: PolicyCheck[];
+}
+
+/** One test of a rule and the value it read from the intent. */
+export interface PolicyCheck {
+  path: string;
+  operator: string;
+  value: unknown;
+  actual?: unknown;
+}
+
+const MAX_CHECKS = 20;
+const MAX_SHOWN = 200;
+
+/** The intent's value as the dossier shows it: as is when small, else its first characters of JSON. */
+function shown(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  const json = JSON.stringify(value);
+  return json.length <= MAX_SHOWN ? value : `${json.slice(0, MAX_SHOWN)}… (${json.length} characters)`;
+}
+
+function leaves(condition: Condition | undefined, out: LeafCondition[]): LeafCondition[] {
+  if (condition === undefined) return out;
+  if ("all" in condition) for (const c of condition.all) leaves(c, out);
+  else if ("any" in condition) for (const c of condition.any) leaves(c, out);
+  else if ("not" in condition) leaves(condition.not, out);
+  else out.push(condition);
+  return out;
+}
+
+/** The tests of `rule` with the values they read from `facts`. */
+function checksOf(rule: PolicyRule, facts: Record<string, unknown>): PolicyCheck[] {
+  const tests: { path: string; operator: string; value: unknown }[] = [];
+  const match = rule.match;
+  const fields = [
+    ["action.type", match?.action],
+    ["action.resource", match?.resource],
+    ["actor.id", match?.actor_id],
+    ["actor.type", match?.actor_type],
+  ] as const;
+  for (const [path, value] of fields) if (value !== undefined) tests.push({ path, operator: "in", value });
+  tests.push(...leaves(rule.conditions, []));
+  return tests.slice(0, MAX_CHECKS).map((t) => {
+    const actual = shown(resolvePath(facts, t.path));
+    return { path: t.path, operator: t.operator, value: t.value, ...(actual === undefined ? {} : { actual }) };
+  });
 }
 
 /** The combined verdict over all referenced policies. */
@@ -175,6 +226,7 @@ export class Evaluator {
         outcome: chosen.outcome,
         reason_codes: [...chosen.reason_codes],
         explanation: chosen.explanation,
+        checks: rule === undefined ? [] : checksOf(rule, facts),
       };
     } catch (error) {
       return {

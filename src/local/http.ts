@@ -8,8 +8,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { VERSION } from "../version.js";
 import type { Authority } from "./authority.js";
 import { verifyDossier } from "../dossier.js";
-import { renderDossierPage, signedDossier } from "./dossier.js";
+import { renderDossierPage, renderNotFoundPage, signedDossier } from "./dossier.js";
 import { ProtocolError } from "./errors.js";
+import { CONTROL } from "./limits.js";
 
 /** Protocol 1: no response is over 100 KiB. */
 export const MAX_RESPONSE_BYTES = 100 * 1024;
@@ -17,12 +18,22 @@ export const MAX_RESPONSE_BYTES = 100 * 1024;
 const MAX_REQUEST_BYTES = 256 * 1024;
 
 export interface HandlerOptions {
+  /** Agent keys: ask, poll, consume, report; never approve. */
   apiKeys: readonly string[];
+  /** Approver keys: read escalations and dossiers, approve and reject; never ask for decisions. */
+  approverKeys: readonly string[];
   /** Told of unexpected failures (never of the API key). */
   log: (message: string) => void;
 }
 
-type Handler = (req: IncomingMessage, match: RegExpExecArray) => Promise<Reply> | Reply;
+/** Who presented a key: an agent (what the SDK holds) or an approver (a person's tool). */
+export type Role = "agent" | "approver";
+type Handler = (req: IncomingMessage, match: RegExpExecArray, caller: Caller) => Promise<Reply> | Reply;
+interface Caller {
+  role: Role | null;
+  /** A public name of the key presented: `key:` + the first 12 hex of its SHA-256. */
+  keyId: string | null;
+}
 interface Reply {
   status: number;
   body: unknown;
@@ -32,8 +43,8 @@ interface Reply {
 interface Route {
   method: string;
   pattern: RegExp;
-  /** Needs the API key. */
-  auth: boolean;
+  /** The roles whose key opens this route; empty: no key needed (probes, the JWKS, the dossier page). */
+  roles: readonly Role[];
   /** Admin: loopback peers only. */
   local?: boolean;
   handle: Handler;
@@ -72,11 +83,16 @@ function approver(body: unknown): { by?: string; note?: string } {
     throw new ProtocolError(400, "INVALID_REQUEST", "body: must be an object { by?, note? }", { field: "body" });
   const out: { by?: string; note?: string } = {};
   for (const [key, value] of Object.entries(body)) {
-    if ((key !== "by" && key !== "note") || typeof value !== "string" || value.length > 500)
+    if (
+      (key !== "by" && key !== "note") ||
+      typeof value !== "string" ||
+      value.length > 500 ||
+      (key === "by" && CONTROL.test(value))
+    )
       throw new ProtocolError(
         400,
         "INVALID_REQUEST",
-        `${key}: must be "by" or "note", a string of at most 500 characters`,
+        `${key}: must be "by" or "note", a string of at most 500 characters (no control characters in "by")`,
         {
           field: key,
         },
@@ -98,7 +114,7 @@ function routes(authority: Authority): Route[] {
     {
       method: "POST",
       pattern: /^\/v1\/authority\/enforce-and-bind$/,
-      auth: true,
+      roles: ["agent"],
       handle: async (req) => {
         const body = await readJson(req);
         const { decision, replayed } = await authority.enforce(body, {
@@ -111,16 +127,16 @@ function routes(authority: Authority): Route[] {
     {
       method: "GET",
       pattern: new RegExp(`^/v1/authority/escalations/${ID}$`),
-      auth: true,
+      roles: ["agent", "approver"],
       handle: (_req, m) => ({ status: 200, body: authority.escalation(m[1]!) }),
     },
     {
       method: "POST",
       pattern: new RegExp(`^/v1/authority/escalations/${ID}/(approve|reject)$`),
-      auth: true,
+      roles: ["approver"],
       local: true,
-      handle: async (req, m) => {
-        const who = approver(await readJson(req));
+      handle: async (req, m, caller) => {
+        const who = { ...approver(await readJson(req)), key: caller.keyId ?? undefined };
         return {
           status: 200,
           body: m[2] === "approve" ? authority.approve(m[1]!, who) : authority.reject(m[1]!, who),
@@ -130,39 +146,51 @@ function routes(authority: Authority): Route[] {
     {
       method: "POST",
       pattern: /^\/v1\/execution\/consume-token$/,
-      auth: true,
-      handle: async (req) => ({ status: 200, body: authority.consume(await readJson(req)) }),
+      roles: ["agent"],
+      handle: async (req) => {
+        const key = idempotencyHeader(req);
+        const body = await readJson(req);
+        const { answer, replayed } = authority.consume(body, key);
+        return { status: 200, body: answer, headers: replayed ? { "idempotent-replayed": "true" } : {} };
+      },
     },
     {
       method: "POST",
       pattern: new RegExp(`^/v1/authority/decisions/${ID}/outcome$`),
-      auth: true,
-      handle: async (req, m) => ({ status: 202, body: authority.outcome(m[1]!, await readJson(req)) }),
+      roles: ["agent"],
+      handle: async (req, m) => {
+        const key = idempotencyHeader(req);
+        const { answer, replayed } = authority.outcome(m[1]!, await readJson(req), key);
+        return { status: 202, body: answer, headers: replayed ? { "idempotent-replayed": "true" } : {} };
+      },
     },
     {
       method: "GET",
       pattern: new RegExp(`^/v1/protocol/dossiers/${ID}$`),
-      auth: true,
+      roles: ["agent", "approver"],
       handle: (_req, m) => ({ status: 200, body: dossierOf(m[1]!) }),
     },
     {
       method: "GET",
       pattern: /^\/v1\/health$/,
-      auth: true,
+      roles: [],
       handle: () => ({ status: 200, body: { status: "ok", version: VERSION } }),
     },
     {
       method: "GET",
       pattern: /^\/\.well-known\/jwks\.json$/,
-      auth: false,
+      roles: [],
       handle: () => ({ status: 200, body: authority.keys.jwks(), headers: { "cache-control": "public, max-age=60" } }),
     },
     {
       method: "GET",
-      pattern: new RegExp(`^/dossiers/${ID}$`),
-      auth: false,
+      pattern: /^\/dossiers\/([^/]*)$/,
+      roles: [],
       handle: (_req, m) => {
-        const dossier = dossierOf(m[1]!);
+        const id = m[1]!;
+        const state = /^[A-Za-z0-9_-]{1,200}$/.test(id) ? authority.dossier(id) : undefined;
+        if (state === undefined) return { status: 404, body: renderNotFoundPage(id), html: true };
+        const dossier = signedDossier(state, authority);
         const check = verifyDossier(dossier, authority.keys.jwks());
         return { status: 200, body: renderDossierPage(dossier, check.valid), html: true };
       },
@@ -170,16 +198,42 @@ function routes(authority: Authority): Route[] {
   ];
 }
 
-/** Compares digests in constant time, so the key's length and prefix do not leak through timing. */
-function keyMatcher(apiKeys: readonly string[]): (presented: string) => boolean {
+/**
+ * Finds the role of a presented key, comparing digests in constant time so the
+ * key's length and prefix do not leak through timing. Every known key is
+ * compared, whichever matches.
+ */
+function keyMatcher(apiKeys: readonly string[], approverKeys: readonly string[]): (presented: string) => Caller {
   const digest = (s: string) => createHash("sha256").update(s).digest();
-  const known = apiKeys.map(digest);
+  const known = [
+    ...apiKeys.map((k) => ({ role: "agent" as const, digest: digest(k) })),
+    ...approverKeys.map((k) => ({ role: "approver" as const, digest: digest(k) })),
+  ];
   return (presented) => {
     const d = digest(presented);
-    let ok = false;
-    for (const k of known) ok = timingSafeEqual(k, d) || ok;
-    return ok;
+    let role: Role | null = null;
+    for (const k of known) if (timingSafeEqual(k.digest, d)) role = k.role;
+    return { role, keyId: role === null ? null : keyIdOf(presented) };
   };
+}
+
+/** A public name for a key: `key:` + 12 hex of its SHA-256, enough to tell keys apart in a history, useless to guess one. */
+export function keyIdOf(key: string): string {
+  return `key:${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
+}
+
+/** The `idempotency-key` header of consume and outcome (protocol 4, 6), checked; undefined when absent. */
+function idempotencyHeader(req: IncomingMessage): string | undefined {
+  const value = header(req, "idempotency-key");
+  if (value === undefined) return undefined;
+  if (value.length === 0 || value.length > 200 || CONTROL.test(value))
+    throw new ProtocolError(
+      400,
+      "INVALID_REQUEST",
+      "idempotency-key: must be 1 to 200 characters without control characters",
+      { field: "idempotency-key" },
+    );
+  return value;
 }
 
 function send(res: ServerResponse, reply: Reply): void {
@@ -209,10 +263,17 @@ export function createHandler(
   options: HandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const table = routes(authority);
-  const accepts = keyMatcher(options.apiKeys);
+  const identify = keyMatcher(options.apiKeys, options.approverKeys);
 
   const handle = async (req: IncomingMessage): Promise<Reply> => {
-    const path = new URL(req.url ?? "/", "http://local").pathname;
+    let path: string;
+    try {
+      path = new URL(req.url ?? "/", "http://local").pathname;
+    } catch {
+      throw new ProtocolError(400, "INVALID_REQUEST_TARGET", "The request target is not a valid path", {
+        field: "path",
+      });
+    }
     let allowed: string[] = [];
     for (const route of table) {
       const match = route.pattern.exec(path);
@@ -221,13 +282,24 @@ export function createHandler(
         allowed = [...allowed, route.method];
         continue;
       }
-      if (route.auth) {
+      let caller: Caller = { role: null, keyId: null };
+      if (route.roles.length > 0) {
         const auth = header(req, "authorization") ?? "";
-        if (!auth.startsWith("Bearer ") || !accepts(auth.slice(7)))
+        caller = auth.startsWith("Bearer ") ? identify(auth.slice(7)) : caller;
+        if (caller.role === null)
           throw new ProtocolError(
             401,
             "UNAUTHENTICATED",
             "Missing or unknown API key: send authorization: Bearer <key> with a key this authority was started with",
+          );
+        if (!route.roles.includes(caller.role))
+          throw new ProtocolError(
+            403,
+            "FORBIDDEN",
+            caller.role === "agent"
+              ? "An agent key cannot approve or reject escalations: use an approver key (a gated program must not grant itself)"
+              : "An approver key can read, approve and reject only: ask for decisions with an agent key",
+            { role: caller.role },
           );
       }
       if (route.local === true && !LOOPBACK.test(req.socket.remoteAddress ?? ""))
@@ -236,7 +308,7 @@ export function createHandler(
           "ADMIN_LOCAL_ONLY",
           "Escalations can be approved or rejected from this machine only",
         );
-      return await route.handle(req, match);
+      return await route.handle(req, match, caller);
     }
     if (allowed.length > 0)
       throw new ProtocolError(405, "METHOD_NOT_ALLOWED", `Use ${allowed.join(" or ")} here`, { allowed });

@@ -28,7 +28,7 @@ export function randomId(prefix: string): string {
   return `${prefix}_${base32(randomBytes(16))}`;
 }
 
-/** A new API key for the local authority: `dk_local_` + 32 base32 characters (160 random bits). */
-export function newApiKey(): string {
-  return `dk_local_${base32(randomBytes(20))}`;
+/** A new key for the local authority: `dk_local_` (or `prefix`) + 32 base32 characters (160 random bits). */
+export function newApiKey(prefix = "dk_local_"): string {
+  return `${prefix}${base32(randomBytes(20))}`;
 }

@@ -15,7 +15,8 @@ import { LocalAuthorityError } from "./errors.js";
 import { Evaluator, type PolicyVerdict } from "./evaluator.js";
 import { createHandler } from "./http.js";
 import { newApiKey } from "./ids.js";
-import { Journal } from "./journal.js";
+import { Journal, type JournalLoad } from "./journal.js";
+import { lockJournal } from "./lock.js";
 import { KeyRing, type KeyFile } from "./keys.js";
 import { loadPolicies, type PoliciesFile } from "./policies.js";
 import { ProtocolError } from "./errors.js";
@@ -32,7 +33,7 @@ export {
   type PolicyRule,
 } from "./policies.js";
 export type { KeyFile } from "./keys.js";
-export type { PolicyVerdict } from "./evaluator.js";
+export type { PolicyCheck, PolicyVerdict } from "./evaluator.js";
 export type { DossierRecord, DossierIntegrity } from "./dossier.js";
 export type { OutcomeRecord } from "./authority.js";
 
@@ -44,13 +45,33 @@ export interface LocalAuthorityOptions {
   port?: number;
   /** @default "127.0.0.1" */
   host?: string;
-  /** API keys accepted as `authorization: Bearer <key>`. @default one generated key (see `apiKey`) */
+  /**
+   * Agent keys (what the SDK holds), accepted as `authorization: Bearer <key>`:
+   * they ask for decisions, poll escalations, consume grants and report
+   * outcomes, and can never approve or reject. @default one generated key (see `apiKey`)
+   */
   apiKeys?: readonly string[];
+  /**
+   * Approver keys: read escalations and dossiers, approve and reject (from
+   * this machine only); they cannot ask for decisions. Never give one to a
+   * gated program. @default one generated key (see `approverKey`)
+   */
+  approverKeys?: readonly string[];
   /** JSONL journal: reloaded at start, appended on every change. @default none (memory only) */
   journal?: string;
   /** Cut a torn last journal line off (kept in `<journal>.torn`) instead of refusing to start. @default false */
   repairJournal?: boolean;
-  /** Key file (a JWK Set with private parts, see docs/local-authority.md); created when missing. */
+  /**
+   * How long a decision is kept after its last change: its dossier, its
+   * idempotency key and its journal lines. Milliseconds, or a duration such
+   * as `"7d"`, `"12h"`, `"30m"`; at least 10 minutes (longer than any intent
+   * or grant lives). @default "7d"
+   */
+  retention?: number | string;
+  /**
+   * Key file (a JWK Set with private parts, see docs/local-authority.md); created when missing.
+   * @default with a journal, `<journal>.keys.json` (the journal is signed with it); else none
+   */
   keyFile?: string;
   /** The key file's content, instead of `keyFile`. @default one generated key */
   keys?: KeyFile;
@@ -90,8 +111,10 @@ export interface ResolveOptions {
 export interface LocalAuthority {
   /** e.g. `http://127.0.0.1:8787`: the client's `baseUrl`. */
   readonly url: string;
-  /** An API key it accepts: the first of `apiKeys`, or the generated one. */
+  /** An agent key it accepts: the first of `apiKeys`, or the generated one. */
   readonly apiKey: string;
+  /** An approver key it accepts: the first of `approverKeys`, or the generated one. */
+  readonly approverKey: string;
   /** `<url>/.well-known/jwks.json` */
   readonly jwksUrl: string;
   /** Closes the server and its connections, and the journal. */
@@ -109,15 +132,54 @@ export interface LocalAuthority {
   dossier(dossierId: string): DossierRecord | undefined;
   /** Starts signing with a new key; older keys stay in the JWKS. Returns the new `kid`. */
   rotateKey(): string;
+  /**
+   * Drops what is past `retention` and rewrites the journal as a signed
+   * snapshot of the rest (atomically). Runs by itself at start and every
+   * quarter of the retention period (at most hourly); call it to force one.
+   */
+  compact(): { dropped: number; kept: number };
+  /** How loading the journal went, when there is one: entries read, bytes, milliseconds, decisions kept. */
+  readonly journalLoad?: { entries: number; bytes: number; ms: number; decisions: number };
 }
 
-const optionsSchema = z.object({
+const DURATION = /^(\d{1,6})(s|m|h|d)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MIN_RETENTION_MS = 10 * 60_000;
+
+/** Retention in ms from the option; at least 10 minutes. */
+function parseRetention(value: number | string | undefined): number {
+  let ms = 7 * UNIT_MS.d;
+  if (typeof value === "number") ms = value;
+  else if (value !== undefined) {
+    const [, n, unit] = DURATION.exec(value)!;
+    ms = Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  }
+  if (ms < MIN_RETENTION_MS)
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      "options.retention: at least 10 minutes (30m): shorter would forget idempotency keys and grants still in use",
+      { field: "retention" },
+    );
+  return ms;
+}
+
+const key = z.string().min(8, "must be at least 8 characters").max(500);
+
+/**
+ * The options' schema; its keys are the known options. A new option is one
+ * line here and one in {@link LocalAuthorityOptions}.
+ */
+const optionsSchema = z.strictObject({
   policies: z.unknown(),
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
-  apiKeys: z.array(z.string().min(8, "must be at least 8 characters").max(500)).min(1).optional(),
+  apiKeys: z.array(key).min(1).optional(),
+  approverKeys: z.array(key).min(1).optional(),
   journal: z.string().min(1).optional(),
   repairJournal: z.boolean().optional(),
+  retention: z
+    .union([z.number().int().positive(), z.string().regex(DURATION, 'must be a duration such as "7d", "12h" or "30m"')])
+    .optional(),
   keyFile: z.string().min(1).optional(),
   keys: z.unknown().optional(),
   grantTtlMs: z.number().int().min(1_000).max(300_000).optional(),
@@ -126,6 +188,74 @@ const optionsSchema = z.object({
   publicUrl: z.url().optional(),
   log: z.function().optional(),
 });
+type Settings = LocalAuthorityOptions;
+const KNOWN_OPTIONS = Object.keys(optionsSchema.shape);
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function closest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of KNOWN_OPTIONS) {
+    const d = distance(name.toLowerCase(), known.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * Reads the options from their own properties only (a polluted
+ * `Object.prototype` adds nothing) into a null-prototype object, refusing an
+ * unknown option by name, as a plain-JavaScript caller needs.
+ */
+function readOptions(options: unknown): Settings {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      'options: must be an object such as { policies: "./policies.json" }',
+    );
+  const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(name)) {
+      const hint = closest(name);
+      throw new LocalAuthorityError(
+        "OPTIONS_INVALID",
+        `options.${name}: unknown option${hint === undefined ? "" : `; did you mean "${hint}"?`} ` +
+          `(known: ${KNOWN_OPTIONS.join(", ")})`,
+        { field: name, ...(hint === undefined ? {} : { suggestion: hint }) },
+      );
+    }
+    own[name] = (options as Record<string, unknown>)[name];
+  }
+  const parsed = optionsSchema.safeParse(own);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join(".");
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      `${field === "" ? "options" : `options.${field}`}: ${issue.message}`,
+      {
+        field,
+      },
+    );
+  }
+  if (!("policies" in own) || own["policies"] === undefined)
+    throw new LocalAuthorityError("OPTIONS_INVALID", "options.policies: required (a policies file path or object)", {
+      field: "policies",
+    });
+  // Null prototype again: an option left out must read as undefined, not as a polluted default.
+  return own as unknown as Settings;
+}
 
 function urlHost(host: string): string {
   if (host === "0.0.0.0") return "127.0.0.1";
@@ -158,46 +288,84 @@ function admin<T>(call: () => T): Promise<T> {
  *
  * @throws {@link LocalAuthorityError} for a bad policies file, key file or journal, naming the file and the reason.
  */
-export async function startLocalAuthority(options: LocalAuthorityOptions): Promise<LocalAuthority> {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new LocalAuthorityError("OPTIONS_INVALID", `${issue.path.join(".") || "options"}: ${issue.message}`);
-  }
+export async function startLocalAuthority(input: LocalAuthorityOptions): Promise<LocalAuthority> {
+  const options = readOptions(input);
   const log =
     options.log ??
     ((message: string) => {
       console.error(message);
     });
   const evaluator = new Evaluator(loadPolicies(options.policies));
+  const retentionMs = parseRetention(options.retention);
   const keys =
     options.keys !== undefined
       ? KeyRing.from(options.keys)
       : options.keyFile !== undefined
         ? KeyRing.load(options.keyFile)
-        : KeyRing.generate();
-  const opened =
-    options.journal === undefined
-      ? undefined
-      : Journal.open(options.journal, { repair: options.repairJournal ?? false, warn: log });
+        : options.journal !== undefined
+          ? // The journal is signed: its lines must verify with the same keys at the next start.
+            KeyRing.load(`${options.journal}.keys.json`)
+          : KeyRing.generate();
+  const apiKeys = options.apiKeys ?? [newApiKey()];
+  const approverKeys = options.approverKeys ?? [newApiKey("dk_approver_")];
+  if (apiKeys.some((k) => approverKeys.includes(k)))
+    throw new LocalAuthorityError(
+      "OPTIONS_INVALID",
+      "options.approverKeys: a key is both an agent key and an approver key; an agent must never hold an approver key",
+      { field: "approverKeys" },
+    );
   const authority = new Authority({
     evaluator,
     keys,
-    journal: opened?.journal,
+    retentionMs,
+    log,
     grantTtlMs: options.grantTtlMs ?? 30_000,
     escalationTtlMs: options.escalationTtlMs,
     latencyMs: options.latencyMs ?? 0,
     now: Date.now,
   });
+
+  const lock = options.journal === undefined ? undefined : lockJournal(options.journal, log);
+  let load: JournalLoad | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const closeJournal = () => {
+    if (timer !== undefined) clearInterval(timer);
+    authority.journal?.close();
+    lock?.release();
+  };
   try {
-    if (opened !== undefined) authority.replay(opened.entries, opened.journal.path);
+    if (options.journal !== undefined) {
+      const path = options.journal;
+      const opened = Journal.open(path, {
+        keys,
+        repair: options.repairJournal ?? false,
+        warn: log,
+        onEntry: (entry, line, bytes) => {
+          authority.replay(entry, line, bytes, path);
+        },
+      });
+      authority.journal = opened.journal;
+      load = opened.load;
+      // What expired while stopped goes now, and the journal sheds it.
+      if (authority.replayDropped + authority.sweep() > 0) authority.compact();
+      timer = setInterval(
+        () => {
+          try {
+            if (authority.sweep() > 0) authority.compact();
+          } catch (error) {
+            log(`decionis local: journal ${path}: compaction failed (the journal is unchanged): ${String(error)}`);
+          }
+        },
+        Math.min(retentionMs / 4, 3_600_000),
+      );
+      timer.unref();
+    }
   } catch (error) {
-    opened?.journal.close();
+    closeJournal();
     throw error;
   }
 
-  const apiKeys = options.apiKeys ?? [newApiKey()];
-  const server: Server = createServer(createHandler(authority, { apiKeys, log }));
+  const server: Server = createServer(createHandler(authority, { apiKeys, approverKeys, log }));
   server.keepAliveTimeout = 5_000;
   const host = options.host ?? "127.0.0.1";
   try {
@@ -209,7 +377,7 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
       });
     });
   } catch (error) {
-    opened?.journal.close();
+    closeJournal();
     throw error;
   }
   const { port } = server.address() as AddressInfo;
@@ -220,17 +388,18 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
   return {
     url,
     apiKey: apiKeys[0]!,
+    approverKey: approverKeys[0]!,
     jwksUrl: `${url}/.well-known/jwks.json`,
     stop: () =>
       (stopped ??= new Promise<void>((resolve) => {
         server.close(() => {
-          opened?.journal.close();
+          closeJournal();
           resolve();
         });
         server.closeAllConnections();
       })),
-    approve: (id, who = {}) => admin(() => authority.approve(id, who)),
-    reject: (id, who = {}) => admin(() => authority.reject(id, who)),
+    approve: (id, who = {}) => admin(() => authority.approve(id, { by: who.by, note: who.note })),
+    reject: (id, who = {}) => admin(() => authority.reject(id, { by: who.by, note: who.note })),
     decisions: () =>
       authority.dossiers().map((d) => ({
         decision: authority.present(d.decision),
@@ -245,5 +414,16 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
       return state === undefined ? undefined : signedDossier(state, authority);
     },
     rotateKey: () => keys.rotate(),
+    compact: () => authority.compact(),
+    ...(load === undefined
+      ? {}
+      : {
+          journalLoad: {
+            entries: load.entries,
+            bytes: load.bytes,
+            ms: Math.round(load.ms),
+            decisions: authority.dossiers().length,
+          },
+        }),
   };
 }

@@ -60,11 +60,21 @@ test.each(["SIGTERM", "SIGINT"] as const)(
     const out = await waitFor(child, /Ctrl-C stops it/);
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
     expect(out).toContain(`JWKS:      ${url}/.well-known/jwks.json`);
-    expect(out).toContain(`j-${signal}.jsonl (0 decisions loaded)`);
+    expect(out).toMatch(
+      new RegExp(`j-${signal}\\.jsonl \\(0 decisions loaded from 0 entries, 0\\.0 MiB in \\d+\\.\\d\\d s\\)`),
+    );
     const key = new RegExp(`export DECIONIS_BASE_URL=${url} DECIONIS_API_KEY=(dk_local_\\w+)`).exec(out)![1]!;
 
-    const health = await fetch(`${url}/v1/health`, { headers: { authorization: `Bearer ${key}` } });
+    const approverKey = /^(dk_approver_\w+)$/m.exec(out)![1]!;
+    expect(approverKey).not.toBe(key);
+
+    const health = await fetch(`${url}/v1/health`);
     expect(await health.json()).toMatchObject({ status: "ok" });
+    // Both keys open the escalation route (404: no such escalation, not 401).
+    for (const k of [key, approverKey]) {
+      const res = await fetch(`${url}/v1/authority/escalations/esc_X`, { headers: { authorization: `Bearer ${k}` } });
+      expect(res.status).toBe(404);
+    }
 
     const done = exit(child);
     child.kill(signal);
@@ -75,13 +85,19 @@ test.each(["SIGTERM", "SIGINT"] as const)(
   15_000,
 );
 
-test("accepts the key from DECIONIS_API_KEY and does not print it", async () => {
-  const child = run(["local", "--policies", "policies.json", "--port", "0"], { DECIONIS_API_KEY: "dk_env_key_1234" });
+test("accepts the key from DECIONIS_API_KEY and --approver-key, and prints neither", async () => {
+  const child = run(["local", "--policies", "policies.json", "--port", "0", "--approver-key", "dk_approver_given_1"], {
+    DECIONIS_API_KEY: "dk_env_key_1234",
+  });
   const out = await waitFor(child, /Ctrl-C stops it/);
   const url = /listening on (\S+)/.exec(out)![1]!;
   expect(out).not.toContain("dk_env_key_1234");
-  const health = await fetch(`${url}/v1/health`, { headers: { authorization: "Bearer dk_env_key_1234" } });
-  expect(health.status).toBe(200);
+  expect(out).not.toContain("dk_approver_given_1");
+  const path = `${url}/v1/authority/escalations/esc_X/approve`;
+  const asAgent = await fetch(path, { method: "POST", headers: { authorization: "Bearer dk_env_key_1234" } });
+  expect(asAgent.status).toBe(403);
+  const asApprover = await fetch(path, { method: "POST", headers: { authorization: "Bearer dk_approver_given_1" } });
+  expect(asApprover.status).toBe(404);
   const done = exit(child);
   child.kill("SIGTERM");
   expect((await done).code).toBe(0);

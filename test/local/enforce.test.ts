@@ -241,7 +241,7 @@ describe("requests the h.authority refuses", () => {
     expect(raw.status).toBe(401);
     expect(wireErrorBodySchema.parse(raw.json).error.code).toBe("UNAUTHENTICATED");
     expect(raw.text).not.toContain(key);
-    const none = await fetch(`${h.authority.url}/v1/health`);
+    const none = await fetch(`${h.authority.url}/v1/protocol/dossiers/dos_X`);
     expect(none.status).toBe(401);
 
     const wrong = clientFor(h.authority, { apiKey: key });

@@ -7,6 +7,10 @@ import { wireDecisionSchema, wireEscalationSchema } from "../../src/gateway/wire
 import { LocalAuthorityError } from "../../src/local/index.js";
 import { call, jwksOf, order, sleep, useHarness, verifyJws } from "./helpers.js";
 
+/** Approve and reject need the approver key. */
+const asApprover = (path: string, body?: unknown) =>
+  call(h.authority, "POST", path, body, { authorization: `Bearer ${h.authority.approverKey}` });
+
 const h = useHarness({ escalationTtlMs: 400 });
 
 async function escalate(context: JsonObject = { notional: 500_000 }): Promise<BlockedError> {
@@ -56,16 +60,14 @@ test("approve: GRANT_READY with a fresh, signed ALLOW for the same action hash",
 
   // Resolved once: a second approval or a rejection is refused.
   await expect(h.authority.approve(blocked.escalationId!)).rejects.toMatchObject({ code: "ESCALATION_NOT_PENDING" });
-  const again = await call(h.authority, "POST", `/v1/authority/escalations/${blocked.escalationId!}/reject`, {});
+  const again = await asApprover(`/v1/authority/escalations/${blocked.escalationId!}/reject`, {});
   expect(again.status).toBe(409);
   expect(again.json.error).toMatchObject({ code: "ESCALATION_NOT_PENDING", details: { status: "GRANT_READY" } });
 });
 
 test("reject through the admin route: REJECTED, no decision", async () => {
   const blocked = await escalate();
-  const rejected = await call(h.authority, "POST", `/v1/authority/escalations/${blocked.escalationId!}/reject`, {
-    by: "bob",
-  });
+  const rejected = await asApprover(`/v1/authority/escalations/${blocked.escalationId!}/reject`, { by: "bob" });
   expect(rejected.status).toBe(200);
   expect(rejected.json).toMatchObject({ status: "REJECTED", decision: null });
   expect((await getEscalation(blocked.escalationId!)).json.status).toBe("REJECTED");
@@ -74,7 +76,7 @@ test("reject through the admin route: REJECTED, no decision", async () => {
 test("REVIEW_REQUIRED is approved the same way, through the admin route", async () => {
   const receipt = await h.client.decide(order(1_000, { parameters: { symbol: "XPTUSD" } }));
   expect(receipt.status).toBe("REVIEW_REQUIRED");
-  const approved = await call(h.authority, "POST", `/v1/authority/escalations/${receipt.escalationId!}/approve`);
+  const approved = await asApprover(`/v1/authority/escalations/${receipt.escalationId!}/approve`);
   expect(approved.status).toBe(200);
   expect(approved.json.decision.status).toBe("ALLOW");
 });
@@ -97,11 +99,11 @@ test("unknown escalations: 404 over HTTP, LocalAuthorityError in code", async ()
   await expect(h.authority.reject("esc_UNKNOWN")).rejects.toMatchObject({ code: "ESCALATION_NOT_FOUND" });
 });
 
-test("the admin routes need the API key and accept only { by, note }", async () => {
+test("the admin routes need an approver key and accept only { by, note }", async () => {
   const blocked = await escalate();
   const path = `/v1/authority/escalations/${blocked.escalationId!}/approve`;
   expect((await call(h.authority, "POST", path, {}, { authorization: "Bearer nope-nope" })).status).toBe(401);
-  const extra = await call(h.authority, "POST", path, { by: "x", grant: true });
+  const extra = await asApprover(path, { by: "x", grant: true });
   expect(extra.status).toBe(400);
   expect(extra.json.error.details.field).toBe("grant");
   expect((await getEscalation(blocked.escalationId!)).json.status).toBe("AWAITING_APPROVER");

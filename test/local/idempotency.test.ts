@@ -76,3 +76,62 @@ test("the SDK's gateway retries the 409 with the same bytes and gets the same de
   expect(retries[0]).toBe("IDEMPOTENCY_IN_FLIGHT");
   expect((retried as { decision_id: string }).decision_id).toBe(first.json.decision_id);
 });
+
+describe("consume-token and outcome are idempotent (protocol 4 and 6)", () => {
+  async function allowed(): Promise<{ token: string; hash: string; decisionId: string }> {
+    const body = rawRequest();
+    const res = await enforce(body);
+    expect(res.json.status).toBe("ALLOW");
+    return { token: res.json.execution_token, hash: body["intent_hash"] as string, decisionId: res.json.decision_id };
+  }
+  const consume = (token: string, hash: string, key: string | undefined, consumedBy = "worker-1") =>
+    call(
+      h.authority,
+      "POST",
+      "/v1/execution/consume-token",
+      { execution_token: token, intent_hash: hash, consumed_by: consumedBy },
+      key === undefined ? {} : { "idempotency-key": key },
+    );
+
+  test("the same key, token and consumer: the first 200 replayed; another key or consumer: 409", async () => {
+    const { token, hash } = await allowed();
+    const first = await consume(token, hash, "c-1");
+    expect(first.status).toBe(200);
+    const again = await consume(token, hash, "c-1");
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first.json);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect((await consume(token, hash, "c-2")).status).toBe(409);
+    expect((await consume(token, hash, "c-1", "worker-2")).status).toBe(409);
+    expect((await consume(token, hash, undefined)).status).toBe(409);
+  });
+
+  test("without a key, a second consume is 409; a key with control characters is 400", async () => {
+    const { token, hash } = await allowed();
+    expect((await consume(token, hash, undefined)).status).toBe(200);
+    expect((await consume(token, hash, undefined)).status).toBe(409);
+    const other = await allowed();
+    const bad = await consume(other.token, other.hash, "c\u0085x");
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.details.field).toBe("idempotency-key");
+  });
+
+  test("outcome: the same key again is 202 and stored once; another report under the key is 422", async () => {
+    const { decisionId } = await allowed();
+    const report = {
+      status: "SUCCEEDED",
+      started_at: new Date().toISOString(),
+      finished_at: new Date().toISOString(),
+    };
+    const path = `/v1/authority/decisions/${decisionId}/outcome`;
+    const first = await call(h.authority, "POST", path, report, { "idempotency-key": "o-1" });
+    const again = await call(h.authority, "POST", path, report, { "idempotency-key": "o-1" });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.json).toEqual(first.json);
+    const other = await call(h.authority, "POST", path, { ...report, status: "FAILED" }, { "idempotency-key": "o-1" });
+    expect(other.status).toBe(422);
+    const record = h.authority.decisions().find((d) => d.decision.decision_id === decisionId)!;
+    expect(record.outcome).toMatchObject({ status: "SUCCEEDED", idempotency_key: "o-1" });
+  });
+});

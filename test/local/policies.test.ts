@@ -174,7 +174,19 @@ describe("rules", () => {
     const ops = await evaluator.evaluate(request({ actor: { id: "ops-2", type: "PERSON" } }));
     expect(ops).toMatchObject({ status: "ALLOW", reason_codes: ["OPS"], policy_version: "p@v2" });
     expect(ops.trace).toEqual([
-      { policy: "p", version: "v2", rule: "ops-team", outcome: "ALLOW", reason_codes: ["OPS"], explanation: "ops" },
+      {
+        policy: "p",
+        version: "v2",
+        rule: "ops-team",
+        outcome: "ALLOW",
+        reason_codes: ["OPS"],
+        explanation: "ops",
+        // What the rule compared, with the intent's values, for the dossier.
+        checks: [
+          { path: "action.resource", operator: "in", value: "EURUSD", actual: "EURUSD" },
+          { path: "actor.id", operator: "in", value: ["ops-1", "ops-2"], actual: "ops-2" },
+        ],
+      },
     ]);
     const close = await evaluator.evaluate(request({ action: { type: "CLOSE_ALL" } }));
     expect(close.reason_codes).toEqual(["NO_CLOSE_ALL"]);

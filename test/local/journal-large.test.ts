@@ -1,0 +1,97 @@
+/**
+ * A journal past 512 MiB of text (the V8 string limit, where a whole-file read
+ * fails) loads by streaming, in bounded memory, and the load is timed. The
+ * file is generated with the journal's own writer: ~10,700 signed decision
+ * lines of 50 KiB, all but the last few past retention, so loading drops them
+ * as it goes and compaction shrinks the file to what is kept.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { verifyDossier } from "../../src/index.js";
+import type { Authority, DossierState } from "../../src/local/authority.js";
+import { sealDossier } from "../../src/local/dossier.js";
+import { startLocalAuthority } from "../../src/local/index.js";
+import { Journal } from "../../src/local/journal.js";
+import { KeyRing } from "../../src/local/keys.js";
+import { call, jwksOf, POLICIES, rawRequest } from "./helpers.js";
+
+const TARGET_BYTES = 513 * 1024 * 1024;
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "decionis-large-"));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a journal over 512 MiB loads line by line in bounded memory, dropping what is past retention", async () => {
+  const journal = join(dir, "big.jsonl");
+  // One real decision with 50 KiB of parameters: the template of every line.
+  const seed = await startLocalAuthority({ policies: POLICIES, journal: join(dir, "seed.jsonl") });
+  const body = rawRequest({ parameters: { symbol: "EURUSD", blob: "x".repeat(50_000) } });
+  const seeded = await call(seed, "POST", "/v1/authority/enforce-and-bind", body);
+  expect(seeded.status).toBe(200);
+  const first = readFileSync(join(dir, "seed.jsonl"), "utf8").split("\n")[0]!;
+  const template = (JSON.parse(first) as { data: DossierState }).data;
+  await seed.stop();
+
+  const keys = KeyRing.load(join(dir, "seed.jsonl.keys.json"));
+  const generated = performance.now();
+  const { journal: out } = Journal.open(journal, { keys, onEntry: () => undefined });
+  const old = new Date(Date.now() - 30 * 86_400_000).toISOString();
+  const now = new Date().toISOString();
+  let i = 0;
+  const entry = (at: string): DossierState => {
+    i++;
+    return {
+      ...template,
+      dossier_id: `dos_big${i}`,
+      decided_at: at,
+      updated_at: at,
+      decision: { ...template.decision, decision_id: `dec_big${i}`, dossier_id: `dos_big${i}` },
+      request: { ...template.request, idempotency_key: `big-${i}` },
+      grants: template.grants.map((g) => ({ ...g, jti: `grt_big${i}`, decision_id: `dec_big${i}` })),
+    };
+  };
+  while (statSync(journal).size < TARGET_BYTES) for (let k = 0; k < 256; k++) out.append("decision", entry(old), old);
+  // The last few are recent: kept, and their dossiers signed as the authority would have.
+  const signer = { url: template.issuer, keys } as unknown as Authority;
+  const recent: string[] = [];
+  for (let k = 0; k < 5; k++) {
+    const state = entry(now);
+    state.integrity = sealDossier(state, signer);
+    out.append("decision", state, now);
+    recent.push(state.dossier_id);
+  }
+  out.close();
+  const size = statSync(journal).size;
+  const generateMs = performance.now() - generated;
+  expect(size).toBeGreaterThan(512 * 1024 * 1024);
+
+  const rssBefore = process.resourceUsage().maxRSS;
+  const authority = await startLocalAuthority({
+    policies: POLICIES,
+    journal,
+    keyFile: join(dir, "seed.jsonl.keys.json"),
+  });
+  try {
+    const rssGrowthMiB = (process.resourceUsage().maxRSS - rssBefore) / 1024;
+    const load = authority.journalLoad!;
+    console.log(
+      `journal-large: ${(size / 1048576).toFixed(0)} MiB, ${load.entries} lines; generated in ` +
+        `${(generateMs / 1000).toFixed(1)} s, loaded in ${(load.ms / 1000).toFixed(1)} s, peak RSS +${rssGrowthMiB.toFixed(0)} MiB`,
+    );
+    expect(load.entries).toBe(i);
+    expect(load.bytes).toBe(size);
+    expect(authority.decisions().map((d) => d.decision.dossier_id)).toEqual(recent);
+    // Bounded: far below the file's size (a whole-file read needs over 1 GiB before it fails).
+    expect(rssGrowthMiB).toBeLessThan(384);
+    // Compacted at start: the file now holds what is kept.
+    expect(statSync(journal).size).toBeLessThan(1024 * 1024);
+    const dossier = await call(authority, "GET", `/v1/protocol/dossiers/${recent[4]!}`);
+    expect(verifyDossier(dossier.json, (await jwksOf(authority)) as never).valid).toBe(true);
+  } finally {
+    await authority.stop();
+  }
+}, 120_000);
