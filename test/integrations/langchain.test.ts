@@ -1,0 +1,277 @@
+/**
+ * decionis/langchain against the real packages: langchain's createAgent with
+ * the middleware, and a LangGraph StateGraph with ToolNode and gated tools,
+ * both driven by @langchain/core's fakeModel, with a MemorySaver checkpointer,
+ * in front of the local authority.
+ */
+import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import { fakeModel } from "@langchain/core/testing";
+import { tool } from "@langchain/core/tools";
+import { Command, END, MemorySaver, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
+import { ToolNode } from "@langchain/langgraph/prebuilt";
+import { createAgent } from "langchain";
+import { z } from "zod";
+import { DecionisClient } from "../../src/index.js";
+import {
+  decionisMiddleware,
+  gateTool,
+  gateTools,
+  type DecionisApprovalRequest,
+  type ToolGateOptions,
+} from "../../src/integrations/langchain/index.js";
+import { useHarness, TENANT } from "../local/helpers.js";
+import { REFUND_POLICIES, refusedUrl } from "./agents-fixtures.js";
+
+const h = useHarness({ policies: REFUND_POLICIES });
+
+let refunds: { orderId: string; amount: number }[] = [];
+beforeEach(() => {
+  refunds = [];
+});
+
+const issueRefund = tool(
+  async ({ orderId, amount }: { orderId: string; amount: number }) => {
+    refunds.push({ orderId, amount });
+    return `refunded ${amount} on ${orderId}`;
+  },
+  {
+    name: "issue_refund",
+    description: "Refund an order",
+    schema: z.object({ orderId: z.string(), amount: z.number() }),
+  },
+);
+
+const gateOptions = (extra: Partial<ToolGateOptions> = {}): ToolGateOptions => ({
+  client: h.client,
+  actor: { id: "support-agent", type: "AI_AGENT" },
+  policy: "refunds",
+  resource: (args) => `order:${String(args["orderId"])}`,
+  ...extra,
+});
+
+let thread = 0;
+/** A createAgent run with the middleware: the model asks for one refund, then says "done". */
+function agentRun(amount: number, options: Partial<ToolGateOptions> = {}) {
+  const callId = `call_${++thread}`;
+  const model = fakeModel()
+    .respondWithTools([{ name: "issue_refund", args: { orderId: "A-1", amount }, id: callId }])
+    .respond(new AIMessage("done"));
+  const agent = createAgent({
+    model,
+    tools: [issueRefund],
+    checkpointer: new MemorySaver(),
+    middleware: [decionisMiddleware(gateOptions(options))],
+  });
+  const config = { configurable: { thread_id: `t${thread}` } };
+  return {
+    callId,
+    model,
+    start: () => agent.invoke({ messages: [{ role: "user", content: "refund A-1" }] }, config),
+    resume: (answer: unknown) => agent.invoke(new Command({ resume: answer }), config),
+    /** The tool message the model read on its second call. */
+    seen: (): ToolMessage => {
+      const messages = model.calls[1]?.messages ?? [];
+      const found = messages.find((m: BaseMessage) => ToolMessage.isInstance(m));
+      if (found === undefined) throw new Error("the model was not called with a tool message");
+      return found;
+    },
+  };
+}
+
+const interruptOf = (result: { __interrupt__?: { value?: unknown }[] }): DecionisApprovalRequest =>
+  result.__interrupt__?.[0]?.value as DecionisApprovalRequest;
+
+const decisionsFor = (key: string) => h.authority.decisions().filter((d) => d.request.idempotency_key === key);
+
+describe("createAgent with decionisMiddleware", () => {
+  test("allowed: the tool runs once and the model gets its result", async () => {
+    const run = agentRun(40);
+    const result = await run.start();
+    expect(refunds).toEqual([{ orderId: "A-1", amount: 40 }]);
+    expect(run.seen().content).toBe("refunded 40 on A-1");
+    expect(run.seen().status).toBe("success");
+    expect(result.messages.at(-1)?.content).toBe("done");
+    expect(decisionsFor(run.callId)).toHaveLength(1);
+  });
+
+  test("blocked: the tool does not run; the model gets an error ToolMessage with the reason codes, explanation and record", async () => {
+    const run = agentRun(5_000);
+    await run.start();
+    expect(refunds).toEqual([]);
+    const seen = run.seen();
+    expect(seen.status).toBe("error");
+    expect(seen.tool_call_id).toBe(run.callId);
+    expect(seen.content).toMatch(
+      /^Tool "issue_refund" did not run: Decionis blocked it \(BLOCK\) \[REFUND_LIMIT_EXCEEDED\]\./,
+    );
+    expect(seen.content).toContain("Refunds above 1,000 are not allowed");
+    expect(seen.content).toContain(`Record: ${h.authority.url}/dossiers/dos_`);
+    expect(seen.content).not.toMatch(/\n\s+at /);
+    expect(seen.content).not.toContain(h.authority.apiKey);
+    expect(seen.artifact).toMatchObject({ status: "BLOCK", reasonCodes: ["REFUND_LIMIT_EXCEEDED"] });
+  });
+
+  test("escalated: the run pauses; approved at the authority and resumed, the tool runs once under the one decision", async () => {
+    const run = agentRun(250);
+    const paused = await run.start();
+    const request = interruptOf(paused);
+    expect(request).toMatchObject({
+      type: "decionis/escalation",
+      status: "ESCALATE",
+      tool: "issue_refund",
+      toolCallId: run.callId,
+      args: { orderId: "A-1", amount: 250 },
+      escalationId: expect.stringMatching(/^esc_/),
+      reasonCodes: ["REFUND_NEEDS_APPROVAL"],
+      dossierUrl: expect.stringMatching(new RegExp(`^${h.authority.url}/dossiers/dos_`)),
+    });
+    expect(refunds).toEqual([]);
+    expect(run.model.callCount).toBe(1);
+
+    await h.authority.approve(request.escalationId, { by: "risk-officer" });
+    const result = await run.resume({ approved: true });
+    expect(refunds).toEqual([{ orderId: "A-1", amount: 250 }]);
+    expect(run.seen().content).toBe("refunded 250 on A-1");
+    expect(result.messages.at(-1)?.content).toBe("done");
+    // One decision for the tool call: the pause and the run share it.
+    expect(decisionsFor(run.callId)).toHaveLength(1);
+  });
+
+  test("escalated and rejected at the authority: approved in the app, the tool still never runs", async () => {
+    const run = agentRun(250);
+    const request = interruptOf(await run.start());
+    await h.authority.reject(request.escalationId, { by: "risk-officer" });
+    await run.resume({ approved: true });
+    expect(refunds).toEqual([]);
+    expect(run.seen().status).toBe("error");
+    expect(run.seen().content).toMatch(/the escalation esc_\w+ ended REJECTED/);
+  });
+
+  test("escalated and declined in the app: approved at the authority, the tool does not run (the app's approval is necessary)", async () => {
+    const run = agentRun(250);
+    const request = interruptOf(await run.start());
+    await h.authority.approve(request.escalationId);
+    await run.resume({ approved: false });
+    expect(refunds).toEqual([]);
+    expect(run.seen().content).toMatch(/The person declined it in the app\.$/);
+  });
+
+  test("escalated, approved in the app with no grant at the authority: the tool does not run (never sufficient)", async () => {
+    const run = agentRun(250, { waitTimeoutMs: 50 });
+    await run.start();
+    await run.resume({ approved: true });
+    expect(refunds).toEqual([]);
+    expect(run.seen().content).toMatch(/EscalationTimeoutError/);
+  });
+
+  test("authority down: the tool does not run and the model gets a tool error", async () => {
+    const down = new DecionisClient({
+      baseUrl: await refusedUrl(),
+      apiKey: "sk_test_secret",
+      tenantId: TENANT,
+      maxRetries: 0,
+    });
+    const run = agentRun(40, { client: down });
+    await run.start();
+    expect(refunds).toEqual([]);
+    expect(run.seen().status).toBe("error");
+    expect(run.seen().content).toMatch(/gave no decision \(RetryExhaustedError: .*ECONNREFUSED/);
+    expect(run.seen().content).not.toContain("sk_test_secret");
+    await down.close();
+  });
+
+  test("tools outside `tools` are not gated", async () => {
+    const run = agentRun(5_000, { tools: ["something_else"] } as Partial<ToolGateOptions>);
+    await run.start();
+    expect(refunds).toEqual([{ orderId: "A-1", amount: 5_000 }]);
+  });
+});
+
+describe("gateTool in a LangGraph StateGraph with ToolNode", () => {
+  /** model → tools → model, with the gated tool; `amounts` are the refunds the model asks for, in one turn. */
+  function graphRun(amounts: number[]) {
+    const calls = amounts.map((amount, i) => ({
+      name: "issue_refund",
+      args: { orderId: `B-${i}`, amount },
+      id: `g${++thread}`,
+    }));
+    const model = fakeModel().respondWithTools(calls).respond(new AIMessage("done"));
+    const [gated] = gateTools([issueRefund], gateOptions());
+    const graph = new StateGraph(MessagesAnnotation)
+      .addNode("model", async (state) => ({ messages: [await model.invoke(state.messages)] }))
+      .addNode("tools", new ToolNode([gated!]))
+      .addEdge(START, "model")
+      .addConditionalEdges("model", (state) =>
+        (state.messages.at(-1) as AIMessage).tool_calls?.length ? "tools" : END,
+      )
+      .addEdge("tools", "model")
+      .compile({ checkpointer: new MemorySaver() });
+    const config = { configurable: { thread_id: `g${thread}` } };
+    return {
+      calls,
+      start: () => graph.invoke({ messages: [{ role: "user", content: "refunds" }] }, config),
+      resume: (answer: unknown) => graph.invoke(new Command({ resume: answer }), config),
+      toolMessages: (): ToolMessage[] =>
+        (model.calls[1]?.messages ?? []).filter((m: BaseMessage) => ToolMessage.isInstance(m)),
+    };
+  }
+
+  test("allowed and blocked calls of one turn: one runs, the other is an error ToolMessage", async () => {
+    const run = graphRun([40, 5_000]);
+    await run.start();
+    expect(refunds).toEqual([{ orderId: "B-0", amount: 40 }]);
+    const [ok, blocked] = run.toolMessages();
+    expect(ok?.content).toBe("refunded 40 on B-0");
+    expect(blocked?.status).toBe("error");
+    expect(blocked?.content).toContain("REFUND_LIMIT_EXCEEDED");
+  });
+
+  test("escalated: interrupt(), then resume after the approval runs the tool once", async () => {
+    const run = graphRun([250]);
+    const paused = await run.start();
+    const request = interruptOf(paused as never);
+    expect(request.toolCallId).toBe(run.calls[0]!.id);
+    expect(refunds).toEqual([]);
+    await h.authority.approve(request.escalationId);
+    await run.resume({ approved: true });
+    expect(refunds).toEqual([{ orderId: "B-0", amount: 250 }]);
+    expect(run.toolMessages()[0]?.content).toBe("refunded 250 on B-0");
+    expect(decisionsFor(run.calls[0]!.id)).toHaveLength(1);
+  });
+
+  test("invoked directly with a tool call: the same gate, and a ToolMessage for the call", async () => {
+    const gated = gateTool(issueRefund, gateOptions());
+    const out = (await gated.invoke({
+      id: "direct_1",
+      name: "issue_refund",
+      args: { orderId: "C-1", amount: 5_000 },
+      type: "tool_call",
+    })) as ToolMessage;
+    expect(out.status).toBe("error");
+    expect(out.tool_call_id).toBe("direct_1");
+    expect(refunds).toEqual([]);
+    const allowed = (await gated.invoke({
+      id: "direct_2",
+      name: "issue_refund",
+      args: { orderId: "C-2", amount: 10 },
+      type: "tool_call",
+    })) as ToolMessage;
+    expect(allowed.content).toBe("refunded 10 on C-2");
+    expect(refunds).toEqual([{ orderId: "C-2", amount: 10 }]);
+  });
+
+  test("a tool's own error and an interrupt raised inside the tool pass through the gate untouched", async () => {
+    const failing = gateTool(
+      tool(
+        async () => {
+          throw new Error("payments API down");
+        },
+        { name: "issue_refund", description: "x", schema: z.object({ amount: z.number() }) },
+      ),
+      gateOptions(),
+    );
+    await expect(
+      failing.invoke({ id: "own_1", name: "issue_refund", args: { amount: 1 }, type: "tool_call" }),
+    ).rejects.toThrow("payments API down");
+  });
+});
