@@ -7,7 +7,7 @@
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import { fakeModel } from "@langchain/core/testing";
 import { tool } from "@langchain/core/tools";
-import { Command, END, MemorySaver, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
+import { Command, END, interrupt, MemorySaver, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { ToolNode } from "@langchain/langgraph/prebuilt";
 import { createAgent } from "langchain";
 import { z } from "zod";
@@ -178,6 +178,80 @@ describe("createAgent with decionisMiddleware", () => {
     expect(run.seen().content).toMatch(/gave no decision \(RetryExhaustedError: .*ECONNREFUSED/);
     expect(run.seen().content).not.toContain("sk_test_secret");
     await down.close();
+  });
+
+  test("two calls in one turn, one allowed and one escalated: the allowed one runs once, the other after its approval", async () => {
+    const model = fakeModel()
+      .respondWithTools([
+        { name: "issue_refund", args: { orderId: "P-1", amount: 40 }, id: "par_1" },
+        { name: "issue_refund", args: { orderId: "P-2", amount: 250 }, id: "par_2" },
+      ])
+      .respond(new AIMessage("done"));
+    const agent = createAgent({
+      model,
+      tools: [issueRefund],
+      checkpointer: new MemorySaver(),
+      middleware: [decionisMiddleware(gateOptions())],
+    });
+    const config = { configurable: { thread_id: "parallel" } };
+    const paused = await agent.invoke({ messages: [{ role: "user", content: "two refunds" }] }, config);
+    expect(refunds).toEqual([{ orderId: "P-1", amount: 40 }]);
+    const request = interruptOf(paused);
+    expect(request.toolCallId).toBe("par_2");
+    await h.authority.approve(request.escalationId);
+    await agent.invoke(new Command({ resume: { approved: true } }), config);
+    expect(refunds).toEqual([
+      { orderId: "P-1", amount: 40 },
+      { orderId: "P-2", amount: 250 },
+    ]);
+    const seen = (model.calls[1]?.messages ?? []).filter((m: BaseMessage) => ToolMessage.isInstance(m));
+    expect(seen.map((m) => m.content)).toEqual(["refunded 40 on P-1", "refunded 250 on P-2"]);
+  });
+
+  test("an interrupt raised inside an allowed tool passes through the gate: the run pauses with the tool's own value", async () => {
+    const confirming = tool(
+      async ({ amount }: { amount: number }) => {
+        const ok: unknown = interrupt({ ask: `confirm ${amount}?` });
+        return `confirmed: ${JSON.stringify(ok)}`;
+      },
+      { name: "issue_refund", description: "x", schema: z.object({ orderId: z.string(), amount: z.number() }) },
+    );
+    const model = fakeModel()
+      .respondWithTools([{ name: "issue_refund", args: { orderId: "I-1", amount: 5 }, id: "own_interrupt" }])
+      .respond(new AIMessage("done"));
+    const agent = createAgent({
+      model,
+      tools: [confirming],
+      checkpointer: new MemorySaver(),
+      middleware: [decionisMiddleware(gateOptions())],
+    });
+    const paused = await agent.invoke(
+      { messages: [{ role: "user", content: "refund" }] },
+      { configurable: { thread_id: "own-interrupt" } },
+    );
+    expect(paused.__interrupt__?.[0]?.value).toEqual({ ask: "confirm 5?" });
+  });
+
+  test("a run aborted while the authority decides: the abort passes through and the tool does not run, even on an ALLOW", async () => {
+    const controller = new AbortController();
+    // Aborts while the intent is being built: the request still goes out and is allowed.
+    const gated = gateTool(
+      issueRefund,
+      gateOptions({
+        context: () => {
+          controller.abort(new Error("user cancelled"));
+          return {};
+        },
+      }),
+    );
+    await expect(
+      gated.invoke(
+        { id: "abort_1", name: "issue_refund", args: { orderId: "X-1", amount: 5 }, type: "tool_call" },
+        { signal: controller.signal },
+      ),
+    ).rejects.toThrow("user cancelled");
+    expect(refunds).toEqual([]);
+    expect(decisionsFor("abort_1").map((d) => d.decision.status)).toEqual(["ALLOW"]);
   });
 
   test("tools outside `tools` are not gated", async () => {

@@ -83,6 +83,7 @@ export interface DecionisApproval {
 
 interface Call {
   id: string | undefined;
+  signal?: AbortSignal | undefined;
   name: string;
   args: ToolArgs;
 }
@@ -103,16 +104,23 @@ function toolCallGate<A extends ToolArgs>(
   options: ToolGateOptions<A>,
 ): <R>(call: Call, signal: AbortSignal | undefined, run: Run<R>) => Promise<R | ToolMessage> {
   const ownKey = options.idempotencyKey;
-  const gated = gate((_args: A, _call: Call, run: Run<unknown>) => run(), {
-    ...(options as GateOptions<[args: A, call: Call]>),
-    action: options.action ?? ((_args: A, call: Call) => call.name),
-    resource: options.resource ?? ((_args: A, call: Call) => call.name),
-    parameters: options.parameters ?? ((args: A) => args as never),
-    // A call without an id gets a fresh key (and cannot be resumed).
-    idempotencyKey: ownKey ?? (((_args: A, call: Call) => call.id) as (args: A, call: Call) => string),
-    target: { ...(fixedName === undefined ? {} : { operation: fixedName }), ...options.target },
-    escalation: "throw",
-  });
+  // An abort that came while the authority decided still stops the run, on an ALLOW too.
+  const gated = gate(
+    (_args: A, call: Call, run: Run<unknown>) => {
+      call.signal?.throwIfAborted();
+      return run();
+    },
+    {
+      ...(options as GateOptions<[args: A, call: Call]>),
+      action: options.action ?? ((_args: A, call: Call) => call.name),
+      resource: options.resource ?? ((_args: A, call: Call) => call.name),
+      parameters: options.parameters ?? ((args: A) => args as never),
+      // A call without an id gets a fresh key (and cannot be resumed).
+      idempotencyKey: ownKey ?? (((_args: A, call: Call) => call.id) as (args: A, call: Call) => string),
+      target: { ...(fixedName === undefined ? {} : { operation: fixedName }), ...options.target },
+      escalation: "throw",
+    },
+  );
   return async <R>(call: Call, signal: AbortSignal | undefined, run: Run<R>): Promise<R | ToolMessage> => {
     const pauseKey =
       ownKey === undefined && call.id !== undefined && call.id !== "" ? `${call.name}\n${call.id}` : undefined;
@@ -120,7 +128,7 @@ function toolCallGate<A extends ToolArgs>(
     if (escalation === undefined) {
       signal?.throwIfAborted();
       try {
-        return (await gated.call(undefined, call.args as A, call, run)) as R;
+        return (await gated.call(undefined, call.args as A, { ...call, signal }, run)) as R;
       } catch (error) {
         // The tool's own errors, interrupts and aborts are the framework's.
         if (!isDecionisError(error)) throw error;
@@ -156,6 +164,7 @@ function toolCallGate<A extends ToolArgs>(
       return await client.execute(
         decision,
         () => {
+          signal?.throwIfAborted();
           ran = true;
           return run();
         },
