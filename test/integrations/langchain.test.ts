@@ -7,7 +7,16 @@
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import { fakeModel } from "@langchain/core/testing";
 import { tool } from "@langchain/core/tools";
-import { Command, END, interrupt, MemorySaver, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
+import {
+  Command,
+  END,
+  InMemoryStore,
+  interrupt,
+  MemorySaver,
+  MessagesAnnotation,
+  START,
+  StateGraph,
+} from "@langchain/langgraph";
 import { ToolNode } from "@langchain/langgraph/prebuilt";
 import { createAgent } from "langchain";
 import { z } from "zod";
@@ -258,6 +267,70 @@ describe("createAgent with decionisMiddleware", () => {
     const run = agentRun(5_000, { tools: ["something_else"] } as Partial<ToolGateOptions>);
     await run.start();
     expect(refunds).toEqual([{ orderId: "A-1", amount: 5_000 }]);
+  });
+});
+
+describe("a resume in another process", () => {
+  /** A createAgent run in a fresh copy of every module (a new process), over the same checkpointer and store. */
+  function inNewProcess(saver: MemorySaver, store: InMemoryStore | undefined) {
+    let resume: ((config: unknown) => Promise<{ messages: BaseMessage[] }>) | undefined;
+    jest.isolateModules(() => {
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const lc = require("langchain") as typeof import("langchain");
+      const graph = require("@langchain/langgraph") as typeof import("@langchain/langgraph");
+      const testing = require("@langchain/core/testing") as typeof import("@langchain/core/testing");
+      const messages = require("@langchain/core/messages") as typeof import("@langchain/core/messages");
+      const adapter =
+        require("../../src/integrations/langchain/index.js") as typeof import("../../src/integrations/langchain/index.js");
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      const agent = lc.createAgent({
+        model: testing.fakeModel().respond(new messages.AIMessage("done")),
+        tools: [issueRefund],
+        checkpointer: saver,
+        ...(store === undefined ? {} : { store }),
+        middleware: [adapter.decionisMiddleware(gateOptions())],
+      });
+      resume = (config) => agent.invoke(new graph.Command({ resume: { approved: true } }), config as never) as never;
+    });
+    return resume!;
+  }
+
+  async function pauseHere(store: InMemoryStore | undefined, threadId: string) {
+    const saver = new MemorySaver();
+    const model = fakeModel().respondWithTools([
+      { name: "issue_refund", args: { orderId: "R-1", amount: 250 }, id: threadId },
+    ]);
+    const agent = createAgent({
+      model,
+      tools: [issueRefund],
+      checkpointer: saver,
+      ...(store === undefined ? {} : { store }),
+      middleware: [decionisMiddleware(gateOptions())],
+    });
+    const config = { configurable: { thread_id: threadId } };
+    const request = interruptOf(await agent.invoke({ messages: [{ role: "user", content: "refund" }] }, config));
+    await h.authority.approve(request.escalationId);
+    return { saver, config };
+  }
+
+  test("with the graph's store: the new process finds the escalation, runs the tool once, under the one decision", async () => {
+    const store = new InMemoryStore();
+    const { saver, config } = await pauseHere(store, "restart_store");
+    const result = await inNewProcess(saver, store)(config);
+    expect(refunds).toEqual([{ orderId: "R-1", amount: 250 }]);
+    expect(result.messages.find((m) => ToolMessage.isInstance(m))?.content).toBe("refunded 250 on R-1");
+    expect(decisionsFor("restart_store")).toHaveLength(1);
+    expect(await store.get(["decionis", "escalations"], "issue_refund:restart_store")).toBeNull();
+  });
+
+  test("without a store: the new process cannot know the escalation; the authority refuses the used key and nothing runs", async () => {
+    const { saver, config } = await pauseHere(undefined, "restart_nostore");
+    const result = await inNewProcess(saver, undefined)(config);
+    expect(refunds).toEqual([]);
+    const seen = result.messages.find((m) => ToolMessage.isInstance(m)) as ToolMessage;
+    expect(seen.status).toBe("error");
+    expect(seen.content).toMatch(/IDEMPOTENCY_KEY_REUSED|already used/);
+    expect(decisionsFor("restart_nostore")).toHaveLength(1);
   });
 });
 

@@ -16,12 +16,13 @@
  *   nothing.
  *
  * Interrupts and aborts pass through untouched. Needs a checkpointer, as every
- * LangGraph interrupt does.
+ * LangGraph interrupt does; with the graph's store too, a run paused in one
+ * process resumes in another.
  */
 import "./peers.js";
 import { DynamicStructuredTool, type StructuredToolInterface } from "@langchain/core/tools";
 import type { ToolMessage } from "@langchain/core/messages";
-import { interrupt } from "@langchain/langgraph";
+import { interrupt, type BaseStore } from "@langchain/langgraph";
 import type { AgentMiddleware } from "langchain";
 import {
   gate,
@@ -84,25 +85,34 @@ export interface DecionisApproval {
 interface Call {
   id: string | undefined;
   signal?: AbortSignal | undefined;
+  store?: BaseStore | undefined;
   name: string;
   args: ToolArgs;
 }
 
 type Run<R> = () => R | Promise<R>;
 
+/** A paused call's escalation: what the interrupt carried, and the error when this process saw it. */
+interface Pending {
+  request: DecionisApprovalRequest;
+  error?: BlockedError & { escalationId: string };
+}
+
 /**
  * Escalations raised by calls now paused, by tool and key: the resumed node
  * re-runs, and this is how it finds its escalation instead of asking again.
- * Bounded; each entry leaves when its run resumes.
+ * Bounded; each entry leaves when its run resumes. The graph's store, when it
+ * has one, keeps them across processes.
  */
-const paused = new Map<string, BlockedError & { escalationId: string }>();
+const paused = new Map<string, Pending>();
 const MAX_PAUSED = 10_000;
+const STORE_NAMESPACE = ["decionis", "escalations"];
 
 /** The gate shared by every shape: one tool (or tool call) in, its result or a refusal out. */
 function toolCallGate<A extends ToolArgs>(
   fixedName: string | undefined,
   options: ToolGateOptions<A>,
-): <R>(call: Call, signal: AbortSignal | undefined, run: Run<R>) => Promise<R | ToolMessage> {
+): <R>(call: Call, run: Run<R>) => Promise<R | ToolMessage> {
   const ownKey = options.idempotencyKey;
   // An abort that came while the authority decided still stops the run, on an ALLOW too.
   const gated = gate(
@@ -121,31 +131,33 @@ function toolCallGate<A extends ToolArgs>(
       escalation: "throw",
     },
   );
-  return async <R>(call: Call, signal: AbortSignal | undefined, run: Run<R>): Promise<R | ToolMessage> => {
+  return async <R>(call: Call, run: Run<R>): Promise<R | ToolMessage> => {
+    const { signal, store } = call;
     const pauseKey =
-      ownKey === undefined && call.id !== undefined && call.id !== "" ? `${call.name}\n${call.id}` : undefined;
-    let escalation = pauseKey === undefined ? undefined : paused.get(pauseKey);
-    if (escalation === undefined) {
+      ownKey === undefined && call.id !== undefined && call.id !== "" ? `${call.name}:${call.id}` : undefined;
+    let pending = pauseKey === undefined ? undefined : (paused.get(pauseKey) ?? (await recall(store, pauseKey)));
+    if (pending === undefined) {
       signal?.throwIfAborted();
       try {
-        return (await gated.call(undefined, call.args as A, { ...call, signal }, run)) as R;
+        return (await gated.call(undefined, call.args as A, call, run)) as R;
       } catch (error) {
         // The tool's own errors, interrupts and aborts are the framework's.
         if (!isDecionisError(error)) throw error;
         signal?.throwIfAborted();
         if (!isEscalation(error) || pauseKey === undefined) return refusalMessage(call, error);
-        escalation = error;
-        remember(pauseKey, error);
+        pending = { request: approvalRequest(call, error), error };
+        await remember(store, pauseKey, pending);
       }
     }
     // Outside any try: on the first pass this throws GraphInterrupt and the run pauses.
-    const answer: unknown = interrupt(approvalRequest(call, escalation));
-    if (pauseKey !== undefined) paused.delete(pauseKey);
+    const answer: unknown = interrupt(pending.request);
+    if (pauseKey !== undefined) await forget(store, pauseKey);
+    const escalation = pending.error ?? pending.request.escalationId;
     if (!approved(answer))
       return refusalMessage(
         call,
-        escalation,
-        `${refusalText(call.name, escalation)} The person declined it in the app.`,
+        pending.error ?? pending.request,
+        `${pending.request.message} The person declined it in the app.`,
       );
     const client = options.client ?? getDefaultClient();
     let decision;
@@ -178,9 +190,37 @@ function toolCallGate<A extends ToolArgs>(
   };
 }
 
-function remember(key: string, escalation: BlockedError & { escalationId: string }): void {
+// The store is the app's own (not the resume value, which a client may send): an escalation id read there is trusted
+// as this call's. A store that fails leaves the in-process map, and a resume elsewhere then runs nothing.
+async function recall(store: BaseStore | undefined, key: string): Promise<Pending | undefined> {
+  try {
+    const item = await store?.get(STORE_NAMESPACE, key);
+    const request = item?.value as DecionisApprovalRequest | undefined;
+    return request?.type === "decionis/escalation" && typeof request.escalationId === "string"
+      ? { request }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function remember(store: BaseStore | undefined, key: string, pending: Pending): Promise<void> {
   if (paused.size >= MAX_PAUSED) paused.delete(paused.keys().next().value as string);
-  paused.set(key, escalation);
+  paused.set(key, pending);
+  try {
+    await store?.put(STORE_NAMESPACE, key, pending.request);
+  } catch {
+    // In-process only: see recall().
+  }
+}
+
+async function forget(store: BaseStore | undefined, key: string): Promise<void> {
+  paused.delete(key);
+  try {
+    await store?.delete(STORE_NAMESPACE, key);
+  } catch {
+    // An entry left behind is never a grant: at worst a later re-run waits on a finished escalation.
+  }
 }
 
 function approved(answer: unknown): boolean {
@@ -227,10 +267,12 @@ export function gateTool<A extends ToolArgs = ToolArgs>(
     schema: tool.schema as never,
     ...(tool.returnDirect ? { returnDirect: true } : {}),
     func: async (input: ToolArgs, runManager, config) => {
-      const toolCall = (config as { toolCall?: { id?: string } } | undefined)?.toolCall;
+      const { toolCall, store } = (config ?? {}) as { toolCall?: { id?: string }; store?: BaseStore };
       // The inner tool sees the same tool call, so it formats its own ToolMessage (artifacts included).
-      return decide({ id: toolCall?.id, name: tool.name, args: input }, config?.signal, (): Promise<unknown> =>
-        tool.invoke(input, runManager === undefined ? config : { ...config, callbacks: runManager.getChild() }),
+      return decide(
+        { id: toolCall?.id, name: tool.name, args: input, signal: config?.signal, store },
+        (): Promise<unknown> =>
+          tool.invoke(input, runManager === undefined ? config : { ...config, callbacks: runManager.getChild() }),
       );
     },
   });
@@ -280,7 +322,8 @@ export function decionisMiddleware<A extends ToolArgs = ToolArgs>(
     wrapToolCall: async (request, handler) => {
       const { id, name, args } = request.toolCall;
       if (only !== undefined && !only.has(name)) return handler(request);
-      return decide({ id, name, args }, request.runtime.signal, () => handler(request));
+      const { signal, store } = request.runtime;
+      return decide({ id, name, args, signal, store }, () => handler(request));
     },
   } as AgentMiddleware;
 }

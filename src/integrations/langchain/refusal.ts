@@ -48,14 +48,36 @@ export interface RefusalArtifact {
   dossierUrl: string | null;
 }
 
+/** An escalation as a paused call recorded it (restored in another process, no BlockedError at hand). */
+interface ApprovalRequestLike {
+  type: "decionis/escalation";
+  status: string;
+  decisionId: string;
+  reasonCodes: string[];
+  escalationId: string;
+  dossierUrl: string | null;
+}
+
+function isApprovalRequest(value: unknown): value is ApprovalRequestLike {
+  return typeof value === "object" && value !== null && (value as { type?: unknown }).type === "decionis/escalation";
+}
+
 /** The ToolMessage (status "error") for a call that did not run. */
 export function refusalMessage(
   call: { id?: string | undefined; name: string },
   error: unknown,
   text = refusalText(call.name, error),
 ): ToolMessage {
-  const artifact: RefusalArtifact =
-    error instanceof BlockedError
+  const artifact: RefusalArtifact = isApprovalRequest(error)
+    ? {
+        status: error.status,
+        decisionId: error.decisionId,
+        reasonCodes: error.reasonCodes,
+        escalationId: error.escalationId,
+        escalationStatus: null,
+        dossierUrl: error.dossierUrl,
+      }
+    : error instanceof BlockedError
       ? {
           status: error.status,
           decisionId: error.decisionId,
