@@ -10,7 +10,7 @@ import { ElicitRequestSchema, type ElicitRequest, type ElicitResult } from "@mod
 import { z } from "zod";
 import { DecionisClient } from "../../src/index.js";
 import { registerGatedTool, type McpGateOptions } from "../../src/integrations/mcp/index.js";
-import { clientFor, useHarness, TENANT } from "../local/helpers.js";
+import { clientFor, sleep, startHarness, useHarness, TENANT } from "../local/helpers.js";
 import { REFUND_POLICIES, refusedUrl } from "./agents-fixtures.js";
 
 const h = useHarness({ policies: REFUND_POLICIES });
@@ -18,7 +18,7 @@ const h = useHarness({ policies: REFUND_POLICIES });
 interface Setup {
   refunds: { orderId: string; amount: number }[];
   elicitations: ElicitRequest["params"][];
-  call(amount: number): Promise<{ isError?: boolean; text: string; meta: unknown }>;
+  call(amount: number, options?: { signal?: AbortSignal }): Promise<{ isError?: boolean; text: string; meta: unknown }>;
   close(): Promise<void>;
 }
 
@@ -65,8 +65,12 @@ async function setup(
   return {
     refunds,
     elicitations,
-    call: async (amount) => {
-      const result = await mcp.callTool({ name: "issue_refund", arguments: { orderId: "A-1", amount } });
+    call: async (amount, callOptions = {}) => {
+      const result = await mcp.callTool(
+        { name: "issue_refund", arguments: { orderId: "A-1", amount } },
+        undefined,
+        callOptions,
+      );
       const content = result.content as { type: string; text: string }[];
       return {
         ...(result.isError === undefined ? {} : { isError: result.isError as boolean }),
@@ -179,6 +183,40 @@ test("escalated, client without URL elicitation: isError names the escalation an
   expect(result.meta).toMatchObject({ "decionis/decision": { status: "ESCALATE", escalationId: expect.any(String) } });
   expect(s.refunds).toEqual([]);
   await s.close();
+});
+
+test("escalated, the client fails to ask a person: isError, nothing runs", async () => {
+  const s = await setup({
+    person: async () => {
+      throw new Error("no browser here");
+    },
+  });
+  const result = await s.call(250);
+  expect(result.isError).toBe(true);
+  expect(result.text).toMatch(
+    /needs a person's approval first .*The client could not ask a person \(.*no browser here/,
+  );
+  expect(s.refunds).toEqual([]);
+  await s.close();
+});
+
+test("a call the client cancels while the authority decides runs nothing, even on an ALLOW", async () => {
+  const slow = await startHarness({ policies: REFUND_POLICIES, latencyMs: 300 });
+  const s = await setup({ client: slow.client });
+  const controller = new AbortController();
+  const call = s.call(40, { signal: controller.signal });
+  setTimeout(() => {
+    controller.abort(new Error("user stopped the agent"));
+  }, 50);
+  await expect(call).rejects.toThrow();
+  // The authority still answers (ALLOW); the handler must not run after it.
+  const deadline = Date.now() + 3_000;
+  while (slow.authority.decisions().length === 0 && Date.now() < deadline) await sleep(20);
+  expect(slow.authority.decisions().map((d) => d.decision.status)).toEqual(["ALLOW"]);
+  await sleep(100);
+  expect(s.refunds).toEqual([]);
+  await s.close();
+  await slow.close();
 });
 
 test("authority down: the tool does not run and the client gets a tool error", async () => {

@@ -120,14 +120,21 @@ function gatedHandler<A>(
   const { approvalUrl, ...gateOptions } = options;
   // Without an input schema the SDK passes only `extra`; the intent then sees `{}`.
   const argsOf = (params: unknown[]): A => (params.length > 1 ? params[0] : {}) as A;
-  const run = gate((_args: A, params: unknown[]) => handler(...params), {
-    ...(gateOptions as GateOptions<[args: A, params: unknown[]]>),
-    action: gateOptions.action ?? name,
-    resource: gateOptions.resource ?? name,
-    parameters: gateOptions.parameters ?? ((args: A) => args as never),
-    target: { operation: name, ...gateOptions.target },
-    escalation: "throw",
-  });
+  // A request the client cancelled while the authority decided runs nothing, on an ALLOW too.
+  const run = gate(
+    (_args: A, params: unknown[]) => {
+      (params[params.length - 1] as HandlerExtra).signal.throwIfAborted();
+      return handler(...params);
+    },
+    {
+      ...(gateOptions as GateOptions<[args: A, params: unknown[]]>),
+      action: gateOptions.action ?? name,
+      resource: gateOptions.resource ?? name,
+      parameters: gateOptions.parameters ?? ((args: A) => args as never),
+      target: { operation: name, ...gateOptions.target },
+      escalation: "throw",
+    },
+  );
   return async (...params) => {
     const extra = params[params.length - 1] as HandlerExtra;
     const args = argsOf(params);
@@ -156,18 +163,30 @@ async function approveThenRun<A>(
   if (url === null || server.server.getClientCapabilities()?.elicitation?.url === undefined)
     return refusalResult(name, escalation);
   const reasons = escalation.reasonCodes.length > 0 ? ` [${escalation.reasonCodes.join(", ")}]` : "";
-  const answer = await server.server.elicitInput(
-    {
-      mode: "url",
-      elicitationId: escalation.escalationId,
-      url,
-      message:
-        `"${name}" needs a person's approval${reasons}` +
-        (escalation.explanation === null ? "" : `: ${escalation.explanation}`) +
-        `. Open the page to review escalation ${escalation.escalationId}; the tool runs only if it is granted.`,
-    },
-    { relatedRequestId: extra.requestId, signal: extra.signal },
-  );
+  let answer;
+  try {
+    answer = await server.server.elicitInput(
+      {
+        mode: "url",
+        elicitationId: escalation.escalationId,
+        url,
+        message:
+          `"${name}" needs a person's approval${reasons}` +
+          (escalation.explanation === null ? "" : `: ${escalation.explanation}`) +
+          `. Open the page to review escalation ${escalation.escalationId}; the tool runs only if it is granted.`,
+      },
+      { relatedRequestId: extra.requestId, signal: extra.signal },
+    );
+  } catch (error) {
+    // A client that fails to ask (or a request cancelled meanwhile) approves nothing.
+    if (extra.signal.aborted) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    return refusalResult(
+      name,
+      escalation,
+      `${refusalText(name, escalation)} The client could not ask a person (${why}).`,
+    );
+  }
   if (answer.action !== "accept")
     return refusalResult(
       name,
@@ -192,7 +211,10 @@ async function approveThenRun<A>(
   try {
     return await client.execute(
       decision,
-      run,
+      () => {
+        extra.signal.throwIfAborted();
+        return run();
+      },
       options.reportOutcome === undefined ? {} : { reportOutcome: options.reportOutcome },
     );
   } catch (error) {
