@@ -263,6 +263,36 @@ describe("createAgent with decionisMiddleware", () => {
     expect(decisionsFor("abort_1").map((d) => d.decision.status)).toEqual(["ALLOW"]);
   });
 
+  test("a model that repeats a paused call's id in another thread, with other arguments, gets nothing from its escalation", async () => {
+    const store = new InMemoryStore();
+    const agentFor = (amount: number) =>
+      createAgent({
+        model: fakeModel()
+          .respondWithTools([{ name: "issue_refund", args: { orderId: "D-1", amount }, id: "dup_1" }])
+          .respond(new AIMessage("done")),
+        tools: [issueRefund],
+        checkpointer: new MemorySaver(),
+        store,
+        middleware: [decionisMiddleware(gateOptions())],
+      });
+    const first = agentFor(250);
+    const threadA = { configurable: { thread_id: "dup-a" } };
+    const request = interruptOf(await first.invoke({ messages: [{ role: "user", content: "refund" }] }, threadA));
+    await h.authority.approve(request.escalationId);
+
+    const second = agentFor(900);
+    const threadB = { configurable: { thread_id: "dup-b" } };
+    const b = await second.invoke({ messages: [{ role: "user", content: "refund" }] }, threadB);
+    expect(b.__interrupt__).toBeUndefined();
+    const seen = b.messages.find((m) => ToolMessage.isInstance(m)) as ToolMessage;
+    expect(seen.status).toBe("error");
+    expect(seen.content).toMatch(/IDEMPOTENCY_KEY_REUSED|already used/);
+    expect(refunds).toEqual([]);
+
+    await first.invoke(new Command({ resume: { approved: true } }), threadA);
+    expect(refunds).toEqual([{ orderId: "D-1", amount: 250 }]);
+  });
+
   test("tools outside `tools` are not gated", async () => {
     const run = agentRun(5_000, { tools: ["something_else"] } as Partial<ToolGateOptions>);
     await run.start();
@@ -320,7 +350,7 @@ describe("a resume in another process", () => {
     expect(refunds).toEqual([{ orderId: "R-1", amount: 250 }]);
     expect(result.messages.find((m) => ToolMessage.isInstance(m))?.content).toBe("refunded 250 on R-1");
     expect(decisionsFor("restart_store")).toHaveLength(1);
-    expect(await store.get(["decionis", "escalations"], "issue_refund:restart_store")).toBeNull();
+    expect(await store.get(["decionis", "escalations"], "restart_store:issue_refund:restart_store")).toBeNull();
   });
 
   test("without a store: the new process cannot know the escalation; the authority refuses the used key and nothing runs", async () => {

@@ -25,6 +25,7 @@ import type { ToolMessage } from "@langchain/core/messages";
 import { interrupt, type BaseStore } from "@langchain/langgraph";
 import type { AgentMiddleware } from "langchain";
 import {
+  canonicalJson,
   gate,
   getDefaultClient,
   isDecionisError,
@@ -86,6 +87,8 @@ interface Call {
   id: string | undefined;
   signal?: AbortSignal | undefined;
   store?: BaseStore | undefined;
+  /** LangGraph's `thread_id`: paused calls are found within their own thread. */
+  thread?: string | undefined;
   name: string;
   args: ToolArgs;
 }
@@ -134,8 +137,13 @@ function toolCallGate<A extends ToolArgs>(
   return async <R>(call: Call, run: Run<R>): Promise<R | ToolMessage> => {
     const { signal, store } = call;
     const pauseKey =
-      ownKey === undefined && call.id !== undefined && call.id !== "" ? `${call.name}:${call.id}` : undefined;
+      ownKey === undefined && call.id !== undefined && call.id !== ""
+        ? `${call.thread ?? ""}:${call.name}:${call.id}`
+        : undefined;
     let pending = pauseKey === undefined ? undefined : (paused.get(pauseKey) ?? (await recall(store, pauseKey)));
+    // A paused escalation is this call's only for the same arguments: a model that repeats a tool call id with other
+    // arguments must not run them under the grant of the first. Asked anew, the used key is refused.
+    if (pending !== undefined && canonicalJson(pending.request.args) !== canonicalJson(call.args)) pending = undefined;
     if (pending === undefined) {
       signal?.throwIfAborted();
       try {
@@ -223,6 +231,11 @@ async function forget(store: BaseStore | undefined, key: string): Promise<void> 
   }
 }
 
+function threadOf(configurable: { thread_id?: unknown } | undefined): string | undefined {
+  const thread = configurable?.thread_id;
+  return typeof thread === "string" || typeof thread === "number" ? String(thread) : undefined;
+}
+
 function approved(answer: unknown): boolean {
   return typeof answer === "object" && answer !== null && (answer as { approved?: unknown }).approved === true;
 }
@@ -267,10 +280,21 @@ export function gateTool<A extends ToolArgs = ToolArgs>(
     schema: tool.schema as never,
     ...(tool.returnDirect ? { returnDirect: true } : {}),
     func: async (input: ToolArgs, runManager, config) => {
-      const { toolCall, store } = (config ?? {}) as { toolCall?: { id?: string }; store?: BaseStore };
+      const { toolCall, store, configurable } = (config ?? {}) as {
+        toolCall?: { id?: string };
+        store?: BaseStore;
+        configurable?: { thread_id?: unknown };
+      };
       // The inner tool sees the same tool call, so it formats its own ToolMessage (artifacts included).
       return decide(
-        { id: toolCall?.id, name: tool.name, args: input, signal: config?.signal, store },
+        {
+          id: toolCall?.id,
+          name: tool.name,
+          args: input,
+          signal: config?.signal,
+          store,
+          thread: threadOf(configurable),
+        },
         (): Promise<unknown> =>
           tool.invoke(input, runManager === undefined ? config : { ...config, callbacks: runManager.getChild() }),
       );
@@ -322,8 +346,8 @@ export function decionisMiddleware<A extends ToolArgs = ToolArgs>(
     wrapToolCall: async (request, handler) => {
       const { id, name, args } = request.toolCall;
       if (only !== undefined && !only.has(name)) return handler(request);
-      const { signal, store } = request.runtime;
-      return decide({ id, name, args, signal, store }, () => handler(request));
+      const { signal, store, configurable } = request.runtime;
+      return decide({ id, name, args, signal, store, thread: threadOf(configurable) }, () => handler(request));
     },
   } as AgentMiddleware;
 }
