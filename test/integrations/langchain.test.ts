@@ -293,6 +293,16 @@ describe("createAgent with decionisMiddleware", () => {
     expect(refunds).toEqual([{ orderId: "D-1", amount: 250 }]);
   });
 
+  test("with the caller's own idempotency key: the same pause, approval and one run, under that key", async () => {
+    const run = agentRun(260, { idempotencyKey: (args) => `own-${String(args["orderId"])}-260` });
+    const request = interruptOf(await run.start());
+    expect(refunds).toEqual([]);
+    await h.authority.approve(request.escalationId);
+    await run.resume({ approved: true });
+    expect(refunds).toEqual([{ orderId: "A-1", amount: 260 }]);
+    expect(decisionsFor("own-A-1-260")).toHaveLength(1);
+  });
+
   test("tools outside `tools` are not gated", async () => {
     const run = agentRun(5_000, { tools: ["something_else"] } as Partial<ToolGateOptions>);
     await run.start();

@@ -136,10 +136,8 @@ function toolCallGate<A extends ToolArgs>(
   );
   return async <R>(call: Call, run: Run<R>): Promise<R | ToolMessage> => {
     const { signal, store } = call;
-    const pauseKey =
-      ownKey === undefined && call.id !== undefined && call.id !== ""
-        ? `${call.thread ?? ""}:${call.name}:${call.id}`
-        : undefined;
+    const key = ownKey === undefined ? call.id : keyOf(ownKey, call.args as A);
+    const pauseKey = key !== undefined && key !== "" ? `${call.thread ?? ""}:${call.name}:${key}` : undefined;
     let pending = pauseKey === undefined ? undefined : (paused.get(pauseKey) ?? (await recall(store, pauseKey)));
     // A paused escalation is this call's only for the same arguments: a model that repeats a tool call id with other
     // arguments must not run them under the grant of the first. Asked anew, the used key is refused.
@@ -228,6 +226,16 @@ async function forget(store: BaseStore | undefined, key: string): Promise<void> 
     await store?.delete(STORE_NAMESPACE, key);
   } catch {
     // An entry left behind is never a grant: at worst a later re-run waits on a finished escalation.
+  }
+}
+
+/** The caller's own key for this call; a resolver that fails is the gate's to report (it calls it again). */
+function keyOf<A>(key: Resolvable<string, [args: A], unknown>, args: A): string | undefined {
+  try {
+    const value: unknown = typeof key === "function" ? key.call(undefined, args) : key;
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 
