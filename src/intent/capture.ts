@@ -191,7 +191,76 @@ function iso(ms: number): string {
  * @throws {@link ValidationError} / {@link InvalidCorrelationIdError} before any request.
  */
 export function captureIntent(input: IntentInput, defaults: CaptureDefaults): ExecutionIntent {
-  const parsed = intentInputSchema.safeParse(input);
+  const b = bind(input, defaults, undefined);
+  const intentHash = sha256Tagged(b.canonical);
+  // The body is the binding plus four siblings, written once.
+  const body =
+    b.canonical.slice(0, -1) +
+    `,"intent_hash":${JSON.stringify(intentHash)},"mode":${JSON.stringify(defaults.mode)},"policy_refs":${JSON.stringify(b.policyRefs)},"correlation_id":${JSON.stringify(b.correlationId)}}`;
+
+  return new CapturedIntent(
+    b.canonical,
+    b.now,
+    intentHash,
+    b.intentId,
+    b.idempotencyKey,
+    b.tenantId,
+    b.expiresAt,
+    b.expiresAtMs,
+    b.correlationId,
+    b.policyRefs,
+    defaults.mode,
+    body,
+  );
+}
+
+/**
+ * Captures `input` again as it reads now, with the ids and instant of
+ * `intent`, and tells whether it is still the intent that was approved.
+ * Returns the hash of what it reads now when it differs, else `undefined`.
+ *
+ * @throws {@link ValidationError} when the input no longer captures at all.
+ * @internal
+ */
+export function recapture(input: IntentInput, defaults: CaptureDefaults, intent: ExecutionIntent): string | undefined {
+  // Only an intent this module captured can be re-captured; anything else never matches.
+  if (!(intent instanceof CapturedIntent)) return "unknown";
+  const b = bind(input, defaults, intent);
+  if (b.canonical === CapturedIntent.canonicalOf(intent) && sameList(b.policyRefs, intent.policyRefs)) return undefined;
+  return sha256Tagged(b.canonical);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, n) => x === b[n]);
+}
+
+/** Own enumerable properties on a null prototype: a polluted Object.prototype cannot fill a missing field. */
+function own(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) copy[key] = (value as Record<string, unknown>)[key];
+  return copy;
+}
+
+function ownInput(input: IntentInput): unknown {
+  try {
+    const top = own(input) as Record<string, unknown> | IntentInput;
+    if (typeof top !== "object" || top === null) return top;
+    const t = top as Record<string, unknown>;
+    for (const key of ["actor", "action", "target"]) if (t[key] !== undefined) t[key] = own(t[key]);
+    return t;
+  } catch (error) {
+    // A getter or Proxy trap on the intent itself threw.
+    throw new ValidationError(
+      "intent",
+      `reading it threw (${error instanceof Error ? error.message : String(error)}): pass plain data`,
+    );
+  }
+}
+
+/** The canonical binding of `input`; with `like`, with its instant and generated ids. */
+function bind(input: IntentInput, defaults: CaptureDefaults, like: CapturedIntent | undefined) {
+  const parsed = intentInputSchema.safeParse(ownInput(input));
   if (!parsed.success) throw toValidationError(parsed.error);
   const i = parsed.data;
 
@@ -204,10 +273,14 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
   const parametersJson = asObject(i.parameters, "parameters", budget);
   const contextJson = asObject(i.context, "context", budget);
 
-  const now = defaults.now();
-  const intentId = uuidv7(now);
+  const now = like === undefined ? defaults.now() : CapturedIntent.capturedAtOf(like);
+  const intentId = like === undefined ? uuidv7(now) : like.intentId;
   const correlationId =
-    i.correlationId === undefined ? newCorrelationId(tenantId, now) : assertCorrelationId(i.correlationId, tenantId);
+    i.correlationId !== undefined
+      ? assertCorrelationId(i.correlationId, tenantId)
+      : like === undefined
+        ? newCorrelationId(tenantId, now)
+        : like.correlationId;
 
   const s = JSON.stringify;
   const trustLevel = i.actor.trustLevel;
@@ -240,35 +313,27 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
       `the canonical binding is over ${LIMITS.maxCanonicalBytes / 1024} KiB: send ids or a summary in parameters/context, not whole documents`,
     );
 
-  const intentHash = sha256Tagged(canonical);
   const policyRefs = i.policyRefs ?? [];
-  // The body is the binding plus four siblings, written once.
-  const body =
-    canonical.slice(0, -1) +
-    `,"intent_hash":${s(intentHash)},"mode":${s(defaults.mode)},"policy_refs":${s(policyRefs)},"correlation_id":${s(correlationId)}}`;
-
-  return new CapturedIntent(
-    canonical,
-    intentHash,
-    intentId,
-    idempotencyKey,
-    tenantId,
-    expiresAt,
-    expiresAtMs,
-    correlationId,
-    policyRefs,
-    defaults.mode,
-    body,
-  );
+  return { canonical, now, intentId, idempotencyKey, tenantId, expiresAt, expiresAtMs, correlationId, policyRefs };
 }
 
 /** A class, not a literal with a getter: one is built per call, and frozen. */
 class CapturedIntent implements ExecutionIntent {
   readonly #canonical: string;
+  readonly #capturedAt: number;
   #binding: WireBinding | undefined;
+
+  static canonicalOf(intent: CapturedIntent): string {
+    return intent.#canonical;
+  }
+
+  static capturedAtOf(intent: CapturedIntent): number {
+    return intent.#capturedAt;
+  }
 
   constructor(
     canonical: string,
+    capturedAt: number,
     readonly intentHash: string,
     readonly intentId: string,
     readonly idempotencyKey: string,
@@ -281,6 +346,7 @@ class CapturedIntent implements ExecutionIntent {
     readonly body: string,
   ) {
     this.#canonical = canonical;
+    this.#capturedAt = capturedAt;
     Object.freeze(this);
   }
 
