@@ -102,7 +102,7 @@ export class Authority {
 
   async #call<T>(work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     try {
-      return await abortable(work(), signal);
+      return await (signal === undefined ? work() : abortable(work(), signal));
     } catch (error) {
       throw asSdkError(error, signal);
     }

@@ -133,7 +133,8 @@ export class Enforcer {
   readonly #outcomes: OutcomeQueue;
   readonly #defaultVerify: VerifyMode;
   readonly #consumer = `decionis-node@${hostname()}#${process.pid}`;
-  readonly #capture: Omit<CaptureDefaults, "mode">;
+  /** Capture defaults, one object per mode, built once. */
+  readonly #capture: Record<Mode, CaptureDefaults>;
   #shadowInFlight = 0;
 
   constructor(
@@ -144,12 +145,14 @@ export class Enforcer {
     this.#keys = this.#keyRing();
     this.#defaultVerify = options.verify ?? (this.#keys === undefined ? "none" : "signature");
     this.#replay = options.replayStore ?? processReplayStore();
-    this.#capture = {
+    const defaults = (mode: Mode): CaptureDefaults => ({
       tenantId: options.tenantId,
       system: options.system,
       intentTtlMs: options.intentTtlMs,
+      mode,
       now: Date.now,
-    };
+    });
+    this.#capture = { ENFORCEMENT: defaults("ENFORCEMENT"), SHADOW: defaults("SHADOW") };
     this.#outcomes = new OutcomeQueue(
       (job) => this.#authority.reportOutcome(job.decisionId, job.outcome),
       (error) => {
@@ -266,7 +269,7 @@ export class Enforcer {
   }
 
   #captureFrom(source: IntentSource, mode: Mode): ExecutionIntent {
-    return captureIntent(source(), { ...this.#capture, mode });
+    return captureIntent(source(), this.#capture[mode]);
   }
 
   /**
@@ -274,7 +277,7 @@ export class Enforcer {
    * arguments, with the same resolvers, and must bind to the same hash.
    */
   #recheck(source: IntentSource, intent: ExecutionIntent): void {
-    const now = recapture(source(), { ...this.#capture, mode: intent.mode }, intent);
+    const now = recapture(source(), this.#capture[intent.mode], intent);
     if (now !== undefined)
       throw new BindingMismatchError(
         intent.intentHash,

@@ -201,6 +201,7 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
   return new CapturedIntent(
     b.canonical,
     b.now,
+    b.capturedAt,
     intentHash,
     b.intentId,
     b.idempotencyKey,
@@ -231,7 +232,7 @@ export function recapture(input: IntentInput, defaults: CaptureDefaults, intent:
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, n) => x === b[n]);
+  return Array.isArray(a) && a.length === b.length && a.every((x, n) => x === b[n]);
 }
 
 /** Own enumerable properties on a null prototype: a polluted Object.prototype cannot fill a missing field. */
@@ -260,10 +261,28 @@ function ownInput(input: IntentInput): unknown {
 
 /** The canonical binding of `input`; with `like`, with its instant and generated ids. */
 function bind(input: IntentInput, defaults: CaptureDefaults, like: CapturedIntent | undefined) {
+  if (like !== undefined) {
+    // The re-check: no schema pass (the first capture validated the same input);
+    // anything that now reads differently writes a different canonical string.
+    // No own-property copy either: an inherited value can only make it differ, which fails closed.
+    try {
+      return build(input as Parsed, defaults, like);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      throw new ValidationError(
+        "intent",
+        `reading it again before running threw (${error instanceof Error ? error.message : String(error)}): nothing ran`,
+      );
+    }
+  }
   const parsed = intentInputSchema.safeParse(ownInput(input));
   if (!parsed.success) throw toValidationError(parsed.error);
-  const i = parsed.data;
+  return build(parsed.data, defaults, undefined);
+}
 
+type Parsed = z.output<typeof intentInputSchema>;
+
+function build(i: Parsed, defaults: CaptureDefaults, like: CapturedIntent | undefined) {
   const tenantId = i.tenantId ?? defaults.tenantId;
   if (tenantId === undefined) throw new ValidationError("tenantId", `is required: ${HINTS["tenantId"]!}`);
   if (tenantId.includes("|") || tenantId.length > 200 || !HEADER_SAFE.test(tenantId))
@@ -275,19 +294,21 @@ function bind(input: IntentInput, defaults: CaptureDefaults, like: CapturedInten
 
   const now = like === undefined ? defaults.now() : CapturedIntent.capturedAtOf(like);
   const intentId = like === undefined ? uuidv7(now) : like.intentId;
+  // Not part of the binding: the re-check keeps the first one.
   const correlationId =
-    i.correlationId !== undefined
-      ? assertCorrelationId(i.correlationId, tenantId)
-      : like === undefined
-        ? newCorrelationId(tenantId, now)
-        : like.correlationId;
+    like !== undefined
+      ? like.correlationId
+      : i.correlationId !== undefined
+        ? assertCorrelationId(i.correlationId, tenantId)
+        : newCorrelationId(tenantId, now);
 
   const s = JSON.stringify;
   const trustLevel = i.actor.trustLevel;
   const endpoint = i.target?.endpoint;
   const idempotencyKey = i.idempotencyKey ?? intentId;
-  const expiresAtMs = now + defaults.intentTtlMs;
-  const expiresAt = iso(expiresAtMs);
+  const expiresAtMs = like === undefined ? now + defaults.intentTtlMs : like.expiresAtMs;
+  const expiresAt = like === undefined ? iso(expiresAtMs) : like.expiresAt;
+  const capturedAt = like === undefined ? iso(now) : CapturedIntent.capturedAtIsoOf(like);
   // The canonical binding, written directly: keys in sorted order at every level,
   // caller data already canonical. The conformance tests check it against a full
   // canonicalisation of the parsed binding.
@@ -296,7 +317,7 @@ function bind(input: IntentInput, defaults: CaptureDefaults, like: CapturedInten
     `,"actor":{"id":${s(i.actor.id)},"runtime":${s(i.actor.runtime ?? "node")}` +
     (trustLevel === undefined ? "" : `,"trust_level":${s(trustLevel)}`) +
     `,"type":${s(i.actor.type)}}` +
-    `,"captured_at":${s(iso(now))},"context":${contextJson}` +
+    `,"captured_at":${s(capturedAt)},"context":${contextJson}` +
     `,"downstream_target":{` +
     (endpoint === undefined ? "" : `"endpoint":${s(endpoint)},`) +
     `"operation":${s(i.target?.operation ?? i.action.type)},"system":${s(i.target?.system ?? defaults.system ?? "app")}}` +
@@ -314,13 +335,25 @@ function bind(input: IntentInput, defaults: CaptureDefaults, like: CapturedInten
     );
 
   const policyRefs = i.policyRefs ?? [];
-  return { canonical, now, intentId, idempotencyKey, tenantId, expiresAt, expiresAtMs, correlationId, policyRefs };
+  return {
+    canonical,
+    now,
+    capturedAt,
+    intentId,
+    idempotencyKey,
+    tenantId,
+    expiresAt,
+    expiresAtMs,
+    correlationId,
+    policyRefs,
+  };
 }
 
 /** A class, not a literal with a getter: one is built per call, and frozen. */
 class CapturedIntent implements ExecutionIntent {
   readonly #canonical: string;
   readonly #capturedAt: number;
+  readonly #capturedAtIso: string;
   #binding: WireBinding | undefined;
 
   static canonicalOf(intent: CapturedIntent): string {
@@ -331,9 +364,14 @@ class CapturedIntent implements ExecutionIntent {
     return intent.#capturedAt;
   }
 
+  static capturedAtIsoOf(intent: CapturedIntent): string {
+    return intent.#capturedAtIso;
+  }
+
   constructor(
     canonical: string,
     capturedAt: number,
+    capturedAtIso: string,
     readonly intentHash: string,
     readonly intentId: string,
     readonly idempotencyKey: string,
@@ -347,6 +385,7 @@ class CapturedIntent implements ExecutionIntent {
   ) {
     this.#canonical = canonical;
     this.#capturedAt = capturedAt;
+    this.#capturedAtIso = capturedAtIso;
     Object.freeze(this);
   }
 
