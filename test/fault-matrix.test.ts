@@ -177,9 +177,12 @@ const grantWith =
   };
 
 const otherKey = generateKeyPairSync("ed25519");
-const status = (code: number, errorCode: string) => (c: FaultContext) => {
-  c.authority.script({ status: code, body: { error: { code: errorCode, message: "no" } } });
-};
+const status =
+  (code: number, errorCode: string, times = 1) =>
+  (c: FaultContext): void => {
+    for (let n = 0; n < times; n++)
+      c.authority.script({ status: code, body: { error: { code: errorCode, message: "no" } } });
+  };
 
 /** Aborts `controller` once the authority has received `count` requests. */
 function abortAfterRequests(c: FaultContext, controller: AbortController, count: number): void {
@@ -786,12 +789,9 @@ const FAULTS: Fault[] = [
     name: "a Proxy that answers differently on the second read",
     act: async (c, action) => {
       let reads = 0;
-      const parameters = new Proxy(
-        { qty: 1 },
-        {
-          get: (t, k) => (k === "qty" ? (++reads === 1 ? 1 : 1_000_000) : t[k as string]),
-        },
-      );
+      const parameters = new Proxy({ qty: 1 } as Record<string, unknown>, {
+        get: (t, k) => (k === "qty" ? (++reads === 1 ? 1 : 1_000_000) : t[k as string]),
+      });
       await c.client().enforce({ ...intent, parameters }, { execute: action });
     },
     error: BindingMismatchError,
