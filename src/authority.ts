@@ -46,7 +46,9 @@ export function abortable<T>(work: Promise<T> | T, signal: AbortSignal | undefin
       },
       (error: unknown) => {
         signal.removeEventListener("abort", onAbort);
-        reject(error as Error);
+        // The work's own failure, passed through as it is (the caller maps it).
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(error);
       },
     );
   });
@@ -151,8 +153,8 @@ export class Authority {
 
   /** The JWKS getter, if the gateway has one (the key ring checks what it returns). */
   jwksFetcher(): ((url?: string) => Promise<unknown>) | undefined {
-    const getJwks = this.gateway.getJwks;
-    if (typeof getJwks !== "function") return undefined;
+    if (!this.has("getJwks")) return undefined;
+    const getJwks = this.#need("getJwks");
     return (url) => this.#call(() => getJwks.call(this.gateway, url === undefined ? {} : { url }), undefined);
   }
 

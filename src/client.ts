@@ -108,16 +108,13 @@ export class DecionisClient {
    * and once more right before `run`. Not part of the public API.
    * @internal
    */
-  [GATED_CALL]<R>(
+  async [GATED_CALL]<R>(
     source: IntentSource,
     options: CallOptions,
     run: Runner<R> | undefined,
   ): Promise<Decision | Awaited<R>> {
-    try {
-      return this.#enforcer.enforce(source, this.#enforcer.settings(options), run);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    // async: a bad option rejects like every other failure, it never throws synchronously.
+    return this.#enforcer.enforce(source, this.#enforcer.settings(options), run);
   }
 
   /**

@@ -24,7 +24,10 @@ export function registerClientFactory(make: (options: ClientOptions) => Decionis
 
 function build(options: ClientOptions): DecionisClient {
   if (factory === undefined)
-    throw new ConfigurationError("client", 'decionis was loaded without its client: import from "decionis"');
+    throw new ConfigurationError(
+      "client",
+      "decionis was loaded without its client: import gate and the client from the package root, decionis",
+    );
   return factory(options);
 }
 

@@ -789,7 +789,8 @@ const FAULTS: Fault[] = [
     name: "a Proxy that answers differently on the second read",
     act: async (c, action) => {
       let reads = 0;
-      const parameters = new Proxy({ qty: 1 } as Record<string, unknown>, {
+      const counted: Record<string, unknown> = { qty: 1 };
+      const parameters = new Proxy(counted, {
         get: (t, k) => (k === "qty" ? (++reads === 1 ? 1 : 1_000_000) : t[k as string]),
       });
       await c.client().enforce({ ...intent, parameters }, { execute: action });
