@@ -7,7 +7,7 @@ import type { WaitOptions } from "./escalation/wait.js";
 import { type DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
 import type { IntentInput } from "./intent/capture.js";
-import { observe, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
+import { observe, ownOptions, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
 import { registerClientFactory } from "./default-client.js";
 import { makeGate, type GateDecorator, type GateOptions } from "./gate/gate.js";
 
@@ -159,7 +159,11 @@ export class DecionisClient {
     target: BlockedError | Decision | string,
     options: WaitForDecisionOptions = {},
   ): Promise<Decision> {
-    const { verify, ...wait } = options;
+    const { verify, ...wait } = ownOptions(
+      options,
+      ["timeoutMs", "signal", "onUpdate", "verify"],
+      "waitForDecision",
+    ) as WaitForDecisionOptions;
     return this.#enforcer.waitFor(target, wait, this.#enforcer.settings(verify === undefined ? {} : { verify }).verify);
   }
 

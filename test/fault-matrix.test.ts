@@ -602,6 +602,14 @@ const FAULTS: Fault[] = [
     },
   },
   {
+    name: "an unknown waitForDecision option (timeOut)",
+    act: (c) => c.client().waitForDecision("esc_1", { timeOut: 5 } as never),
+    error: ConfigurationError,
+    check: (e) => {
+      expect(e.message).toMatch(/"timeOut".*timeoutMs/);
+    },
+  },
+  {
     name: "an API key with a space",
     act: () => new DecionisClient({ apiKey: "sk_live abc" }),
     error: ConfigurationError,
