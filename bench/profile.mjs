@@ -294,6 +294,15 @@ export async function main(argv) {
       cpuPerCallSync(() => capture.captureIntent(input, defaults), opts.calls, opts.reps),
     ]);
   }
+  if (capture.recapture && capture.captureIntent) {
+    // The re-check before running: the same input captured again with the first
+    // capture's ids and instant, compared as canonical strings (no hash, no body).
+    const captured = capture.captureIntent(input, defaults);
+    rows.push([
+      "recapture (the re-check before running: zod parse + canonical JSON + compare)",
+      cpuPerCallSync(() => capture.recapture(input, defaults, captured), opts.calls, opts.reps),
+    ]);
+  }
   rows.push([
     "  canonicalJson(parameters)",
     cpuPerCallSync(() => canonicalJson({ args: [ORDER] }, "parameters"), opts.calls, opts.reps),

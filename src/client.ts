@@ -1,20 +1,25 @@
 import type { Decision } from "./decision.js";
-import { dossierSchema, type Dossier } from "./dossier.js";
-import { asSdkError, Enforcer, type CallOptions } from "./enforcer.js";
-import { BlockedError, ContractError } from "./errors/decision.js";
+import type { Dossier } from "./dossier.js";
+import { Enforcer, GATED_CALL, type CallOptions, type IntentSource, type Runner } from "./enforcer.js";
+import type { BlockedError } from "./errors/decision.js";
 import { ConfigurationError } from "./errors/input.js";
 import type { WaitOptions } from "./escalation/wait.js";
 import { type DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
-import { wireHealthSchema } from "./gateway/wire.js";
-import type { ExecutionIntent, IntentInput } from "./intent/capture.js";
-import { observe, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
+import type { IntentInput } from "./intent/capture.js";
+import { observe, ownOptions, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
+import { registerClientFactory } from "./default-client.js";
 import { makeGate, type GateDecorator, type GateOptions } from "./gate/gate.js";
 
 /** Options of `client.enforce` when it should also run the action. */
 export interface EnforceExecuteOptions<R> extends CallOptions {
-  /** Runs once, only on an accepted ALLOW, with the decision. Its result or error passes through untouched. */
-  execute: (decision: Decision) => R;
+  /**
+   * Runs once, only on an accepted ALLOW, with the decision. Its result or
+   * error passes through untouched. In SHADOW mode it runs at once, with
+   * `undefined`: no decision is awaited. (Method syntax, so a callback
+   * typed `(d: Decision) => …` still fits: it is only given `undefined` in SHADOW mode.)
+   */
+  execute(decision: Decision | undefined): R;
 }
 
 /** Options of {@link DecionisClient.waitForDecision}. */
@@ -39,7 +44,6 @@ export class DecionisClient {
   readonly tenantId: string | undefined;
   /** Default `downstream_target.system`, if set. */
   readonly system: string | undefined;
-  readonly #gateway: DecisionGateway;
   readonly #enforcer: Enforcer;
 
   constructor(options: ClientOptions = {}) {
@@ -47,15 +51,16 @@ export class DecionisClient {
     this.baseUrl = resolved.baseUrl;
     this.tenantId = resolved.tenantId;
     this.system = resolved.system;
+    let gateway: DecisionGateway;
     if (resolved.gateway !== undefined) {
-      this.#gateway = resolved.gateway;
+      gateway = resolved.gateway;
     } else {
       if (resolved.apiKey === undefined)
         throw new ConfigurationError(
           "apiKey",
           "apiKey is required: pass new DecionisClient({ apiKey }) or set DECIONIS_API_KEY",
         );
-      this.#gateway = new HttpGateway({
+      gateway = new HttpGateway({
         baseUrl: resolved.baseUrl,
         apiKey: resolved.apiKey,
         timeoutMs: resolved.timeoutMs,
@@ -65,7 +70,7 @@ export class DecionisClient {
         },
       });
     }
-    this.#enforcer = new Enforcer(resolved, this.#gateway);
+    this.#enforcer = new Enforcer(resolved, gateway);
   }
 
   /**
@@ -87,43 +92,29 @@ export class DecionisClient {
    */
   enforce<R>(input: IntentInput, options: EnforceExecuteOptions<R>): Promise<Awaited<R>>;
   enforce(input: IntentInput, options?: CallOptions): Promise<Decision>;
-  async enforce<R>(
+  enforce<R>(
     input: IntentInput,
-    options: CallOptions & { execute?: (decision: Decision) => R } = {},
+    options: CallOptions & { execute?: (decision: Decision | undefined) => R } = {},
   ): Promise<Decision | Awaited<R>> {
-    const call = this.#enforcer.settings(options);
-    const execute = options.execute;
-    if (call.mode === "SHADOW") {
-      if (execute === undefined) return this.decide(input, options);
-      this.#enforcer.shadow(input);
-      return await execute(undefined as unknown as Decision);
-    }
-    let intent: ExecutionIntent | undefined;
-    let decision: Decision;
-    try {
-      intent = this.#enforcer.capture(input, "ENFORCEMENT");
-      decision = await this.#enforcer.ask(intent, call.verify, call.signal);
-      if (decision.status !== "ALLOW") {
-        if (call.escalation !== "wait" || !Enforcer.escalates(decision)) throw new BlockedError(decision);
-        decision = await this.#enforcer.waitFor(
-          decision,
-          {
-            ...(call.waitTimeoutMs === undefined ? {} : { timeoutMs: call.waitTimeoutMs }),
-            ...(call.signal === undefined ? {} : { signal: call.signal }),
-          },
-          call.verify,
-        );
-      }
-      if (execute === undefined) return decision;
-      // An abort that lands after the answer still stops the run.
-      call.signal?.throwIfAborted();
-      await this.#enforcer.claim(decision);
-      call.signal?.throwIfAborted();
-    } catch (error) {
-      this.#enforcer.reportError(error, intent);
-      throw error;
-    }
-    return this.#enforcer.run(decision, execute, call.reportOutcome);
+    const execute =
+      typeof options === "object" && options !== null && Object.hasOwn(options, "execute")
+        ? options.execute
+        : undefined;
+    return this[GATED_CALL](() => input, options, execute);
+  }
+
+  /**
+   * The pipeline behind `enforce` and every gate: `source` is read once to ask
+   * and once more right before `run`. Not part of the public API.
+   * @internal
+   */
+  async [GATED_CALL]<R>(
+    source: IntentSource,
+    options: CallOptions,
+    run: Runner<R> | undefined,
+  ): Promise<Decision | Awaited<R>> {
+    // async: a bad option rejects like every other failure, it never throws synchronously.
+    return this.#enforcer.enforce(source, this.#enforcer.settings(options), run);
   }
 
   /**
@@ -133,15 +124,7 @@ export class DecionisClient {
    * @throws {@link ValidationError}, transport and contract errors; never {@link BlockedError}.
    */
   async decide(input: IntentInput, options: CallOptions = {}): Promise<Decision> {
-    const call = this.#enforcer.settings(options);
-    let intent: ExecutionIntent | undefined;
-    try {
-      intent = this.#enforcer.capture(input, call.mode);
-      return await this.#enforcer.ask(intent, call.verify, call.signal);
-    } catch (error) {
-      this.#enforcer.reportError(error, intent);
-      throw error;
-    }
+    return this.#enforcer.decide(() => input, this.#enforcer.settings(options));
   }
 
   /**
@@ -156,14 +139,8 @@ export class DecionisClient {
     fn: (decision: Decision) => R,
     options: Pick<CallOptions, "reportOutcome"> = {},
   ): Promise<Awaited<R>> {
-    let decision: Decision;
-    try {
-      decision = await this.#enforcer.claim(receipt);
-    } catch (error) {
-      this.#enforcer.reportError(error, undefined);
-      throw error;
-    }
-    return this.#enforcer.run(decision, fn, this.#enforcer.settings(options).reportOutcome);
+    const { reportOutcome } = this.#enforcer.settings(options);
+    return this.#enforcer.execute(receipt, fn as Runner<R>, reportOutcome);
   }
 
   /**
@@ -182,45 +159,26 @@ export class DecionisClient {
     target: BlockedError | Decision | string,
     options: WaitForDecisionOptions = {},
   ): Promise<Decision> {
-    const { verify, ...wait } = options;
+    const { verify, ...wait } = ownOptions(
+      options,
+      ["timeoutMs", "signal", "onUpdate", "verify"],
+      "waitForDecision",
+    ) as WaitForDecisionOptions;
     return this.#enforcer.waitFor(target, wait, this.#enforcer.settings(verify === undefined ? {} : { verify }).verify);
   }
 
   /** The decision record (protocol 6); check it with {@link verifyDossier}. */
   async getDossier(dossierId: string, options: Pick<CallOptions, "signal"> = {}): Promise<Dossier> {
-    const gateway = this.#gateway;
-    if (gateway.getDossier === undefined)
-      throw new ConfigurationError("gateway", "The client's gateway has no getDossier() method");
-    let body: unknown;
-    try {
-      body = await gateway.getDossier(dossierId, options);
-    } catch (error) {
-      throw asSdkError(error, options.signal);
-    }
-    const parsed = dossierSchema.safeParse(body);
-    if (!parsed.success)
-      throw new ContractError(`Dossier ${dossierId} does not match the protocol.`, { issues: parsed.error.issues });
-    return parsed.data;
+    return this.#enforcer.authority.dossier(dossierId, options.signal);
   }
 
   /** Checks the authority is reachable and answering: `GET /v1/health`. */
   async ping(
     options: Pick<CallOptions, "signal"> = {},
   ): Promise<{ status: string; version: string; latencyMs: number }> {
-    const gateway = this.#gateway;
-    if (gateway.health === undefined)
-      throw new ConfigurationError("gateway", "The client's gateway has no health() method");
     const started = performance.now();
-    let body: unknown;
-    try {
-      body = await gateway.health(options);
-    } catch (error) {
-      throw asSdkError(error, options.signal);
-    }
-    const parsed = wireHealthSchema.safeParse(body);
-    if (!parsed.success)
-      throw new ContractError("The health answer does not match the protocol.", { issues: parsed.error.issues });
-    return { ...parsed.data, latencyMs: performance.now() - started };
+    const health = await this.#enforcer.authority.health(options.signal);
+    return { ...health, latencyMs: performance.now() - started };
   }
 
   /**
@@ -241,10 +199,13 @@ export class DecionisClient {
   /** Sends queued outcome reports, then releases sockets. The client is not usable afterwards. */
   async close(): Promise<void> {
     await this.#enforcer.flush();
-    await this.#gateway.close?.();
+    await this.#enforcer.authority.close();
   }
 
   toJSON(): Record<string, unknown> {
     return { baseUrl: this.baseUrl, tenantId: this.tenantId, system: this.system };
   }
 }
+
+// The default client is built from the environment on first use; this copy's class builds it.
+registerClientFactory((options) => new DecionisClient(options));

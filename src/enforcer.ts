@@ -1,10 +1,12 @@
 /**
- * The one place that decides whether user code runs:
- * capture → ask (gateway) → validate → accept (protocol 2.5) → verify (5) → claim → run.
- * Every path that is not an accepted, verified ALLOW throws and runs nothing.
+ * The one place that decides whether user code runs. {@link Enforcer.enforce}
+ * is the whole pipeline of a gated call, in order:
+ * capture → ask → accept → verify → claim → re-check → run.
+ * Every path that is not an accepted, verified, still-matching ALLOW throws and runs nothing.
  */
 import { hostname } from "node:os";
 import { toDecision, type Decision } from "./decision.js";
+import { Authority, abortable, parseDecision } from "./authority.js";
 import { DecionisError } from "./errors/base.js";
 import {
   BindingMismatchError,
@@ -14,23 +16,40 @@ import {
   MissingReceiptError,
 } from "./errors/decision.js";
 import { ConfigurationError } from "./errors/input.js";
-import { RequestRejectedError, TransportError } from "./errors/transport.js";
 import { waitForEscalation, type WaitOptions } from "./escalation/wait.js";
-import { enforceRequest, type DecisionGateway } from "./gateway/gateway.js";
+import type { DecisionGateway } from "./gateway/gateway.js";
 import { z } from "zod";
-import { MODES, wireConsumeResponseSchema, wireDecisionSchema, type Mode, type WireDecision } from "./gateway/wire.js";
+import { MODES, type Mode, type WireDecision } from "./gateway/wire.js";
 import { readGrantHeader, verifyGrant, type GrantClaims } from "./grants/jws.js";
 import { KeyRing } from "./grants/keys.js";
 import { BATCH_FROM_IN_FLIGHT } from "./grants/verifier.js";
 import { InMemoryReplayStore, type ReplayStore } from "./grants/replay.js";
-import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/capture.js";
+import {
+  captureIntent,
+  recapture,
+  type CaptureDefaults,
+  type ExecutionIntent,
+  type IntentInput,
+} from "./intent/capture.js";
 import { sha256Tagged } from "./intent/canonical.js";
-import { observe, parseOptions, type ClientHooks, type ResolvedOptions, type VerifyMode } from "./options.js";
+import {
+  observe,
+  ownOptions,
+  parseOptions,
+  type ClientHooks,
+  type ResolvedOptions,
+  type VerifyMode,
+} from "./options.js";
 import { OutcomeQueue, outcomeOf } from "./outcome.js";
+
+export { asSdkError } from "./authority.js";
 
 /** Per-call options of `enforce` / `decide`; each overrides the client's. */
 export interface CallOptions {
-  /** Aborts the request (or the wait); the call rejects with the signal's reason and nothing runs. */
+  /**
+   * Aborts the call at whatever it waits for (the authority, the keys, the
+   * replay store, consume-token, a person); it rejects with the signal's reason and nothing runs.
+   */
   signal?: AbortSignal | undefined;
   /** Grant verification for this call. @default the client's */
   verify?: VerifyMode;
@@ -43,6 +62,38 @@ export interface CallOptions {
   /** Post the outcome after an allowed call. @default the client's */
   reportOutcome?: boolean;
 }
+
+/** The settings of one call, defaults < client < call. @internal */
+export type CallSettings = Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> &
+  Pick<CallOptions, "signal" | "waitTimeoutMs">;
+
+/**
+ * Where a call's intent comes from. Called once to ask, and once more right
+ * before the action runs, to check the live arguments still make the approved intent.
+ * @internal
+ */
+export type IntentSource = () => IntentInput;
+
+/** The gated code. `undefined` in SHADOW mode, where no decision is awaited. @internal */
+export type Runner<R> = (decision: Decision | undefined) => R;
+
+/** Names `execute` / `decide` accept in their options; `execute` is the action itself. @internal */
+export const CALL_OPTION_NAMES = [
+  "signal",
+  "verify",
+  "mode",
+  "escalation",
+  "waitTimeoutMs",
+  "reportOutcome",
+  "execute",
+] as const;
+
+/**
+ * The key of the client method behind `enforce` and every gate, shared by the
+ * ESM and CommonJS copies (a gate of one copy may be given a client of the other).
+ * @internal
+ */
+export const GATED_CALL: unique symbol = Symbol.for("decionis.gatedCall") as never;
 
 /** What the enforcer remembers of a receipt it issued. */
 interface ReceiptState {
@@ -60,28 +111,59 @@ const ESCALATING = new Set(["ESCALATE", "REVIEW_REQUIRED"]);
 /** Decisions being asked for now, by every client of this copy of the library: the verifier's load signal. */
 let asking = 0;
 
+// One replay store per process, shared by the ESM and CommonJS copies of the
+// library like the default client: a grant runs once whichever client claims it.
+const REPLAY_SLOT = Symbol.for("decionis.replayStore");
+
+/**
+ * The process's default replay store, made on first use.
+ * @internal
+ */
+export function processReplayStore(): ReplayStore {
+  const slot = globalThis as { [REPLAY_SLOT]?: ReplayStore };
+  return (slot[REPLAY_SLOT] ??= new InMemoryReplayStore());
+}
+
 /** @internal */
 export class Enforcer {
   readonly #receipts = new WeakMap<Decision, ReceiptState>();
+  readonly #authority: Authority;
   readonly #keys: KeyRing | undefined;
   readonly #replay: ReplayStore;
   readonly #outcomes: OutcomeQueue;
   readonly #defaultVerify: VerifyMode;
   readonly #consumer = `decionis-node@${hostname()}#${process.pid}`;
+  /** Capture defaults, one object per mode, built once. */
+  readonly #capture: Record<Mode, CaptureDefaults>;
+  #shadowInFlight = 0;
 
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly gateway: DecisionGateway,
+    gateway: DecisionGateway,
   ) {
+    this.#authority = new Authority(gateway);
     this.#keys = this.#keyRing();
     this.#defaultVerify = options.verify ?? (this.#keys === undefined ? "none" : "signature");
-    this.#replay = options.replayStore ?? new InMemoryReplayStore();
+    this.#replay = options.replayStore ?? processReplayStore();
+    const defaults = (mode: Mode): CaptureDefaults => ({
+      tenantId: options.tenantId,
+      system: options.system,
+      intentTtlMs: options.intentTtlMs,
+      mode,
+      now: Date.now,
+    });
+    this.#capture = { ENFORCEMENT: defaults("ENFORCEMENT"), SHADOW: defaults("SHADOW") };
     this.#outcomes = new OutcomeQueue(
-      (job) => this.#need("reportOutcome").call(gateway, job.decisionId, job.outcome),
+      (job) => this.#authority.reportOutcome(job.decisionId, job.outcome),
       (error) => {
         this.#emit("onError", { error, intent: undefined });
       },
     );
+  }
+
+  /** The checked face of the client's gateway. */
+  get authority(): Authority {
+    return this.#authority;
   }
 
   #keyRing(): KeyRing | undefined {
@@ -89,7 +171,8 @@ export class Enforcer {
     const limits = { refetchIntervalMs: o.keysRefetchIntervalMs, maxAgeMs: 10 * 60_000 };
     const keys = o.authorityKeys;
     if (typeof keys === "object") return new KeyRing("the configured authorityKeys", undefined, limits, keys);
-    if (this.gateway.getJwks === undefined) {
+    const getJwks = this.#authority.jwksFetcher();
+    if (getJwks === undefined) {
       if (typeof keys === "string")
         throw new ConfigurationError(
           "authorityKeys",
@@ -97,29 +180,20 @@ export class Enforcer {
         );
       return undefined;
     }
-    const getJwks = this.gateway.getJwks.bind(this.gateway);
-    if (typeof keys === "string") return new KeyRing(keys, () => getJwks({ url: keys }), limits);
+    if (typeof keys === "string") return new KeyRing(keys, () => getJwks(keys), limits);
     return new KeyRing(`${o.baseUrl}/.well-known/jwks.json`, () => getJwks(), limits);
-  }
-
-  #need<K extends keyof DecisionGateway>(method: K): NonNullable<DecisionGateway[K]> {
-    const fn = this.gateway[method];
-    if (typeof fn !== "function")
-      throw new ConfigurationError("gateway", `The client's gateway has no ${method}() method, which this call needs`);
-    return fn;
   }
 
   /**
    * The settings of one call: defaults < client < call. Call and gate options
-   * are checked like the client's: a misspelt `verify` must not switch checks off.
+   * are checked like the client's, from own properties only: a misspelt or
+   * inherited `verify` must not switch checks off.
    * @throws {@link ConfigurationError} naming the option.
    */
-  settings(
-    call: CallOptions,
-  ): Required<Omit<CallOptions, "signal" | "waitTimeoutMs">> & Pick<CallOptions, "signal" | "waitTimeoutMs"> {
-    if (typeof call !== "object" || call === null || Array.isArray(call)) parseOptions(callOptionsSchema, call);
+  settings(call: CallOptions): CallSettings {
+    const own = ownOptions(call, CALL_OPTION_NAMES, "call") as CallOptions;
     // Each option read once: what is checked is what is used.
-    const { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal } = call;
+    const { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal } = own;
     // Nothing set (a plain gate's calls): nothing to check.
     if (
       verify !== undefined ||
@@ -142,15 +216,89 @@ export class Enforcer {
     };
   }
 
-  capture(input: IntentInput, mode: Mode): ExecutionIntent {
-    const o = this.options;
-    return captureIntent(input, {
-      tenantId: o.tenantId,
-      system: o.system,
-      intentTtlMs: o.intentTtlMs,
-      mode,
-      now: Date.now,
-    });
+  /**
+   * A gated call, the whole pipeline: capture → ask → accept → verify → claim
+   * → re-check → run. Without `run`, it stops after verify and returns the
+   * ALLOW (or, in SHADOW mode, whatever was decided).
+   */
+  async enforce<R>(source: IntentSource, call: CallSettings, run?: Runner<R>): Promise<Decision | Awaited<R>> {
+    if (call.mode === "SHADOW") return this.#shadow(source, call, run);
+    const signal = call.signal;
+    let intent: ExecutionIntent | undefined;
+    let decision: Decision;
+    try {
+      signal?.throwIfAborted();
+      intent = this.#captureFrom(source, "ENFORCEMENT");
+      decision = await this.#ask(intent, call.verify, signal); // ask, accept, verify
+      if (decision.status !== "ALLOW") decision = await this.#escalated(decision, call);
+      if (run === undefined) return decision;
+      await this.#claim(decision, signal);
+      this.#recheck(source, intent);
+      // An abort that lands after the answer still stops the run.
+      signal?.throwIfAborted();
+    } catch (error) {
+      this.reportError(error, intent);
+      throw error;
+    }
+    return this.#run(decision, run, call.reportOutcome);
+  }
+
+  /** Asks for a decision and returns it whatever its status (`client.decide`). */
+  async decide(source: IntentSource, call: CallSettings): Promise<Decision> {
+    let intent: ExecutionIntent | undefined;
+    try {
+      call.signal?.throwIfAborted();
+      intent = this.#captureFrom(source, call.mode);
+      return await this.#ask(intent, call.verify, call.signal);
+    } catch (error) {
+      this.reportError(error, intent);
+      throw error;
+    }
+  }
+
+  /** Runs `run` once under a receipt from `decide` or `waitFor` (`client.execute`). */
+  async execute<R>(receipt: Decision | null | undefined, run: Runner<R>, reportOutcome: boolean): Promise<Awaited<R>> {
+    let decision: Decision;
+    try {
+      decision = await this.#claim(receipt, undefined);
+    } catch (error) {
+      this.reportError(error, undefined);
+      throw error;
+    }
+    return this.#run(decision, run, reportOutcome);
+  }
+
+  #captureFrom(source: IntentSource, mode: Mode): ExecutionIntent {
+    return captureIntent(source(), this.#capture[mode]);
+  }
+
+  /**
+   * What runs is what was approved: the intent is captured again from the live
+   * arguments, with the same resolvers, and must bind to the same hash.
+   */
+  #recheck(source: IntentSource, intent: ExecutionIntent): void {
+    const now = recapture(source(), this.#capture[intent.mode], intent);
+    if (now !== undefined)
+      throw new BindingMismatchError(
+        intent.intentHash,
+        now,
+        "re-captured intent",
+        `The call's arguments changed after the decision: the approved intent was ${intent.intentHash}, ` +
+          `they now make ${now}; nothing ran. Resolvers and arguments must not change while a call is decided.`,
+      );
+  }
+
+  /** BLOCK / ERROR, or an escalation the call does not wait for: {@link BlockedError}. Else the granted ALLOW. */
+  #escalated(decision: Decision, call: CallSettings): Promise<Decision> {
+    if (call.escalation !== "wait" || !Enforcer.escalates(decision)) throw new BlockedError(decision);
+    return this.waitFor(
+      decision,
+      {
+        ...(call.waitTimeoutMs === undefined ? {} : { timeoutMs: call.waitTimeoutMs }),
+        ...(call.signal === undefined ? {} : { signal: call.signal }),
+      },
+      call.verify,
+    );
   }
 
   /**
@@ -158,29 +306,20 @@ export class Enforcer {
    * transport and contract failures, a binding mismatch, or an ALLOW that fails
    * acceptance or (with `verify: "signature"`) its signature and claims.
    */
-  async ask(intent: ExecutionIntent, verify: VerifyMode, signal?: AbortSignal): Promise<Decision> {
+  async #ask(intent: ExecutionIntent, verify: VerifyMode, signal: AbortSignal | undefined): Promise<Decision> {
     const started = performance.now();
     asking++;
     try {
-      let body: unknown;
-      try {
-        body = await this.gateway.enforceAndBind(
-          enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId),
-          { signal },
-        );
-      } catch (error) {
-        throw asSdkError(error, signal);
-      }
-      const wire = parseDecision(body, "decision");
+      const { wire, raw } = await this.#authority.decide(intent, signal);
       if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
-      const decision = toDecision(wire, body as Record<string, unknown>, {
+      const decision = toDecision(wire, raw, {
         intentId: intent.intentId,
         idempotencyKey: intent.idempotencyKey,
         correlationId: intent.correlationId,
       });
       const shadow = intent.mode === "SHADOW";
       this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
-      if (!shadow) await this.#admit(decision, intent, verify);
+      if (!shadow) await this.#admit(decision, intent, verify, intent.intentHash, signal);
       return decision;
     } finally {
       asking--;
@@ -192,11 +331,12 @@ export class Enforcer {
     decision: Decision,
     intent: ExecutionIntent | undefined,
     verify: VerifyMode,
-    actionHash = intent?.intentHash,
+    actionHash: string,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const state: ReceiptState = {
       intent,
-      actionHash: actionHash ?? decision.actionHash,
+      actionHash,
       // A grant fetched by escalation id alone must at least be for this client's tenant.
       tenantId: intent?.tenantId ?? this.options.tenantId,
       used: false,
@@ -205,19 +345,19 @@ export class Enforcer {
     };
     if (decision.status === "ALLOW") {
       accept(decision, intent);
-      if (verify === "signature") state.claims = await this.#verifySignature(decision, state);
+      if (verify === "signature") state.claims = await this.#verifySignature(decision, state, signal);
     }
     this.#receipts.set(decision, state);
   }
 
-  async #verifySignature(d: Decision, state: ReceiptState): Promise<GrantClaims> {
+  async #verifySignature(d: Decision, state: ReceiptState, signal: AbortSignal | undefined): Promise<GrantClaims> {
     if (this.#keys === undefined)
       throw new InvalidReceiptError(
         "KEYS_UNAVAILABLE",
         'verify is "signature" but no keys are known: pass `authorityKeys` (a JWKS object or URL), or use a gateway with getJwks()',
       );
     const grant = readGrantHeader(d.executionToken!);
-    const key = this.#keys.peek(grant.kid) ?? (await this.#keys.get(grant.kid));
+    const key = this.#keys.peek(grant.kid) ?? (await abortable(this.#keys.get(grant.kid), signal));
     return verifyGrant(
       grant,
       key,
@@ -241,7 +381,7 @@ export class Enforcer {
    * authority with `verify: "consume"`). The caller runs the user's function
    * right after, and nowhere else.
    */
-  async claim(decision: Decision | null | undefined): Promise<Decision> {
+  async #claim(decision: Decision | null | undefined, signal: AbortSignal | undefined): Promise<Decision> {
     if (decision === null || decision === undefined) throw new MissingReceiptError();
     const state = this.#receipts.get(decision);
     if (state === undefined)
@@ -265,9 +405,10 @@ export class Enforcer {
       throw new InvalidReceiptError("TOKEN_EXPIRED", `The grant of decision ${decision.decisionId} expired`, {
         decisionId: decision.decisionId,
       });
+    signal?.throwIfAborted();
     state.used = true;
     if (state.verify === "consume") {
-      await this.#consume(decision, state);
+      await this.#consume(decision, state, signal);
       return decision;
     }
     // One run per grant in this process whatever the mode: two receipts can carry
@@ -280,7 +421,7 @@ export class Enforcer {
             `token:${sha256Tagged(decision.executionToken!)}`,
             decision.executionTokenExpiresAt!.getTime(),
           );
-    if (pending !== undefined) await pending;
+    if (pending !== undefined) await abortable(pending, signal);
     return decision;
   }
 
@@ -306,28 +447,16 @@ export class Enforcer {
     );
   }
 
-  async #consume(d: Decision, state: ReceiptState): Promise<void> {
-    const consume = this.#need("consumeToken");
-    let body: unknown;
-    try {
-      body = await consume.call(this.gateway, {
+  async #consume(d: Decision, state: ReceiptState, signal: AbortSignal | undefined): Promise<void> {
+    const { valid, claims } = await this.#authority.consume(
+      {
         execution_token: d.executionToken!,
         intent_hash: state.actionHash,
         consumed_by: this.#consumer,
-      });
-    } catch (error) {
-      if (error instanceof RequestRejectedError && error.serverCode === "TOKEN_ALREADY_CONSUMED")
-        throw new InvalidReceiptError("TOKEN_CONSUMED", `The grant of decision ${d.decisionId} was already consumed`, {
-          decisionId: d.decisionId,
-        });
-      throw asSdkError(error);
-    }
-    const parsed = wireConsumeResponseSchema.safeParse(body);
-    if (!parsed.success)
-      throw new ContractError("The authority's consume-token answer does not match the protocol; nothing ran.", {
-        issues: parsed.error.issues,
-      });
-    const { valid, claims } = parsed.data;
+      },
+      d.decisionId,
+      signal,
+    );
     if (!valid)
       throw new InvalidReceiptError("TOKEN_NOT_VALID", "The authority says the grant is not valid", {
         decisionId: d.decisionId,
@@ -355,20 +484,13 @@ export class Enforcer {
         "This decision has no escalation to wait for (escalation_id is null)",
       );
     const state = original === undefined ? undefined : this.#receipts.get(original);
-    const getEscalation = this.#need("getEscalation");
     // Past the intent's expiry no grant can be valid: waiting longer is pointless.
     const intentLeft = state?.intent === undefined ? undefined : Math.max(0, state.intent.expiresAtMs - Date.now());
     if (intentLeft !== undefined && (options.timeoutMs === undefined || intentLeft < options.timeoutMs))
       options = { ...options, timeoutMs: intentLeft };
     const result = await waitForEscalation(
       escalationId,
-      async (signal) => {
-        try {
-          return await getEscalation.call(this.gateway, escalationId, { signal });
-        } catch (error) {
-          throw asSdkError(error, signal);
-        }
-      },
+      (signal) => this.#authority.escalation(escalationId, signal),
       options,
     );
     const actionHash = state?.actionHash ?? result.escalation.action_hash;
@@ -400,7 +522,7 @@ export class Enforcer {
         );
       throw new BlockedError(refused, { status: "BLOCK", escalationStatus: result.escalation.status });
     }
-    const wire = parseDecision(result.decision, "escalation decision");
+    const wire: WireDecision = parseDecision(result.decision, "escalation decision");
     if (wire.action_hash !== actionHash) throw new BindingMismatchError(actionHash, wire.action_hash);
     if (wire.status !== "ALLOW")
       throw new ContractError(
@@ -410,15 +532,15 @@ export class Enforcer {
         },
       );
     const decision = toDecision(wire, result.decision, ids);
-    await this.#admit(decision, state?.intent, verify, actionHash);
+    await this.#admit(decision, state?.intent, verify, actionHash, options.signal);
     if (state?.intent !== undefined)
       this.#emit("onDecision", { decision, intent: state.intent, shadow: false, durationMs: 0 });
     return decision;
   }
 
   /** Runs the user's function; reports its outcome in the background when asked. */
-  async run<R>(decision: Decision, fn: (decision: Decision) => R, reportOutcome: boolean): Promise<Awaited<R>> {
-    if (!reportOutcome) return await fn(decision);
+  async #run<R>(decision: Decision | undefined, fn: Runner<R>, reportOutcome: boolean): Promise<Awaited<R>> {
+    if (!reportOutcome || decision === undefined) return await fn(decision);
     const started = Date.now();
     try {
       const result = await fn(decision);
@@ -431,21 +553,45 @@ export class Enforcer {
   }
 
   /**
-   * Shadow mode: asks in the background, reports through hooks; nothing the
-   * authority does (or fails to do) reaches the caller.
+   * Shadow mode: with `run`, runs at once and asks in the background, at most
+   * `maxShadowInFlight` at a time; nothing the authority does (or fails to do)
+   * reaches the caller. Without `run`, asks and returns the decision as it is.
    */
-  shadow(input: IntentInput): void {
+  async #shadow<R>(
+    source: IntentSource,
+    call: CallSettings,
+    run: Runner<R> | undefined,
+  ): Promise<Decision | Awaited<R>> {
+    if (run === undefined) return this.decide(source, call);
     let intent: ExecutionIntent | undefined;
     try {
-      intent = this.capture(input, "SHADOW");
+      intent = this.#captureFrom(source, "SHADOW");
     } catch (error) {
       this.reportError(error, undefined);
+    }
+    if (intent !== undefined) this.#askInBackground(intent);
+    return this.#run(undefined, run, false);
+  }
+
+  #askInBackground(intent: ExecutionIntent): void {
+    if (this.#shadowInFlight >= this.options.maxShadowInFlight) {
+      this.#emit("onError", {
+        error: new DecionisError(
+          `${this.#shadowInFlight} shadow decisions are already being asked (maxShadowInFlight): this call ran unobserved.`,
+          { code: "SHADOW_OVERLOADED", details: { inFlight: this.#shadowInFlight } },
+        ),
+        intent,
+      });
       return;
     }
-    const captured = intent;
-    this.ask(captured, "none").catch((error: unknown) => {
-      this.reportError(error, captured);
-    });
+    this.#shadowInFlight++;
+    this.#ask(intent, "none", undefined)
+      .catch((error: unknown) => {
+        this.reportError(error, intent);
+      })
+      .finally(() => {
+        this.#shadowInFlight--;
+      });
   }
 
   /** Sends what the outcome queue holds. */
@@ -493,19 +639,6 @@ const callOptionsSchema = z.object({
   signal: z.instanceof(AbortSignal).optional(),
 });
 
-function parseDecision(body: unknown, what: string): WireDecision {
-  const parsed = wireDecisionSchema.safeParse(body);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0]!;
-    throw new ContractError(
-      `The authority's ${what} does not match the protocol (${parsed.error.issues.length} issue(s), first at ` +
-        `${first.path.join(".") || "body"}: ${first.message}); nothing ran.`,
-      { issues: parsed.error.issues },
-    );
-  }
-  return parsed.data;
-}
-
 /** Protocol 2.5 for an ALLOW; throws {@link InvalidReceiptError} naming the failed check. */
 function accept(d: Decision, intent: ExecutionIntent | undefined): void {
   const id = { decisionId: d.decisionId };
@@ -541,18 +674,4 @@ function accept(d: Decision, intent: ExecutionIntent | undefined): void {
       `The grant of decision ${d.decisionId} (until ${expiresAt.toISOString()}) outlives its intent (until ${intent.expiresAt})`,
       id,
     );
-}
-
-/**
- * Whatever a gateway threw becomes an SDK error; an abort stays the signal's reason.
- * @internal
- */
-export function asSdkError(error: unknown, signal?: AbortSignal): unknown {
-  if (signal?.aborted) return signal.reason;
-  if (error instanceof DecionisError) return error;
-  return new TransportError("The gateway failed with an unexpected error; nothing ran.", {
-    code: "GATEWAY_FAILED",
-    retryable: false,
-    details: { errorName: error instanceof Error ? error.name : typeof error },
-  });
 }

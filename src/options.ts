@@ -27,6 +27,101 @@ export interface ClientHooks {
   onError?: (event: { error: unknown; intent: ExecutionIntent | undefined }) => unknown;
 }
 
+/** The hooks {@link ClientHooks} knows; `onCircuitStateChange` belongs to the circuit breaker. @internal */
+export const HOOK_NAMES = ["onDecision", "onRetry", "onError", "onCircuitStateChange"] as const;
+
+/** Every option {@link ClientOptions} knows (`circuitBreaker` belongs to the circuit breaker). @internal */
+export const CLIENT_OPTION_NAMES = [
+  "apiKey",
+  "baseUrl",
+  "tenantId",
+  "timeoutMs",
+  "maxRetries",
+  "retryBackoffMs",
+  "retryPolicy",
+  "intentTtlMs",
+  "system",
+  "gateway",
+  "hooks",
+  "verify",
+  "authorityKeys",
+  "clockSkewMs",
+  "keysRefetchIntervalMs",
+  "replayStore",
+  "mode",
+  "escalation",
+  "waitTimeoutMs",
+  "reportOutcome",
+  "maxShadowInFlight",
+  "circuitBreaker",
+] as const;
+
+/** The edit distance of two short strings (option names). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * The known name closest to `name`, if one is close enough to be a slip:
+ * the same up to case, a prefix of it (`timeout` → `timeoutMs`), or a few edits away.
+ * @internal
+ */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const k of known) {
+    const kl = k.toLowerCase();
+    const score = kl === lower ? 0 : kl.startsWith(lower) || lower.startsWith(kl) ? 1 : distance(lower, kl);
+    if (score < bestScore) {
+      best = k;
+      bestScore = score;
+    }
+  }
+  return bestScore <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * A copy of `value`'s own enumerable properties on a null prototype: what a
+ * polluted `Object.prototype` holds can never be read as a setting. Refuses a
+ * name outside `known`, suggesting the closest one, for plain-JavaScript callers.
+ *
+ * @param what - whose options, for the message: `"client"`, `"gate"`, `"call"`.
+ * @throws {@link ConfigurationError} naming an unknown option, or when `value` is not an object.
+ * @internal
+ */
+export function ownOptions(value: unknown, known: readonly string[], what: string): Record<string, unknown> {
+  const copy = Object.create(null) as Record<string, unknown>;
+  if (value === undefined) return copy;
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ConfigurationError(
+      "options",
+      `${what} options must be an object, got ${Array.isArray(value) ? "an array" : value === null ? "null" : typeof value}`,
+    );
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const near = closest(key, known);
+      throw new ConfigurationError(
+        key,
+        `Unknown ${what} option "${key}"` +
+          (near === undefined ? `; known options: ${known.join(", ")}` : `: did you mean "${near}"?`),
+      );
+    }
+    copy[key] = (value as Record<string, unknown>)[key];
+  }
+  return copy;
+}
+
 /**
  * Calls a hook so that nothing it does, throwing or rejecting, reaches the caller.
  * @internal
@@ -105,6 +200,13 @@ export interface ClientOptions {
   waitTimeoutMs?: number;
   /** Post each allowed call's outcome to the authority, in the background. @default false */
   reportOutcome?: boolean;
+  /**
+   * Most SHADOW-mode decisions asked in the background at once. Past it, a
+   * shadow call still runs but its decision is not asked; `hooks.onError` is
+   * told (code `SHADOW_OVERLOADED`), so a slow authority never piles requests up.
+   * @default 64
+   */
+  maxShadowInFlight?: number;
 }
 
 /** Grant verification modes. */
@@ -130,6 +232,9 @@ export interface ResolvedOptions {
   escalation: "throw" | "wait";
   waitTimeoutMs: number | undefined;
   reportOutcome: boolean;
+  maxShadowInFlight: number;
+  /** Passed through to the circuit breaker, which checks it. */
+  circuitBreaker: unknown;
 }
 
 /** @internal */
@@ -141,6 +246,7 @@ export const DEFAULTS = {
   intentTtlMs: 60_000,
   clockSkewMs: 5_000,
   keysRefetchIntervalMs: 10_000,
+  maxShadowInFlight: 64,
 } as const;
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -156,10 +262,22 @@ export function normaliseBaseUrl(value: string): string {
 /** Checks a URL the SDK will call against protocol 1's transport rules. @internal */
 export function normaliseUrl(value: string, option: string): string {
   let url: URL;
+  // "localhost:8787" parses as a URL of scheme "localhost:": say what is missing.
+  const schemeless = !/^[a-z][a-z0-9+.-]*:\/\//i.test(value);
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigurationError(option, `${option} is not a URL: use e.g. "https://api.decionis.com"`);
+    url = undefined as unknown as URL;
+  }
+  if (url === undefined || schemeless) {
+    const shown = JSON.stringify(value.replace(/^[^@/]*@/, ""));
+    const fix = /^(localhost|127\.|\[::1\])/i.test(value) ? `http://${value}` : `https://${value}`;
+    throw new ConfigurationError(
+      option,
+      schemeless && !/\s/.test(value) && !value.includes("@")
+        ? `${option} ${shown} has no scheme: write ${JSON.stringify(fix)}`
+        : `${option} is not a URL: use e.g. "https://api.decionis.com"`,
+    );
   }
   // Never echo credentials back in the message.
   if (url.username !== "" || url.password !== "")
@@ -212,16 +330,28 @@ const optionsSchema = z.object({
   escalation: z.enum(["throw", "wait"]).optional(),
   waitTimeoutMs: z.number().int().min(0).optional(),
   reportOutcome: z.boolean().optional(),
+  maxShadowInFlight: z.number().int().min(0).max(100_000).optional(),
   hooks: z
     .object({
       onDecision: z.function().optional(),
       onRetry: z.function().optional(),
       onError: z.function().optional(),
+      onCircuitStateChange: z.function().optional(),
     })
     .optional(),
+  // Checked by the circuit breaker.
+  circuitBreaker: z.unknown().optional(),
 });
 
+/**
+ * What an HTTP header can carry byte for byte: printable ASCII, no spaces.
+ * axios would otherwise rewrite or drop characters of the key silently.
+ */
+const API_KEY_SAFE = /^[\x21-\x7e]+$/;
+
 function fromEnv(name: string, env: Environment): string | undefined {
+  // Own properties only: process.env also reads through Object.prototype.
+  if (!Object.hasOwn(env, name)) return undefined;
   const value = env[name];
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
@@ -245,7 +375,12 @@ export function parseOptions<T>(schema: z.ZodType<T>, value: unknown): T {
  * @internal
  */
 export function resolveOptions(options: ClientOptions = {}, env: Environment = process.env): ResolvedOptions {
-  const o = parseOptions(optionsSchema, options);
+  // Validated, then read from the own-property copy: zod's output would pick up
+  // what a polluted Object.prototype holds for a missing key.
+  const own = ownOptions(options, CLIENT_OPTION_NAMES, "client");
+  if (own["hooks"] !== undefined) own["hooks"] = ownOptions(own["hooks"], HOOK_NAMES, "hooks");
+  parseOptions(optionsSchema, own);
+  const o = own as z.output<typeof optionsSchema>;
   const retryPolicy =
     o.retryPolicy ??
     new RetryPolicy({
@@ -256,8 +391,15 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
   const tenantId = o.tenantId ?? fromEnv("DECIONIS_TENANT_ID", env);
   if (tenantId !== undefined && (tenantId.includes("|") || tenantId.length > 200 || !HEADER_SAFE.test(tenantId)))
     throw new ConfigurationError("tenantId", 'tenantId must be 1..200 printable ASCII characters without "|"');
+  const apiKey = o.apiKey ?? fromEnv("DECIONIS_API_KEY", env);
+  // Never quote the key: say only what is wrong with it.
+  if (apiKey !== undefined && !API_KEY_SAFE.test(apiKey))
+    throw new ConfigurationError(
+      "apiKey",
+      "apiKey must be printable ASCII without spaces or control characters (it is sent in a header): check for a stray newline or quote",
+    );
   return {
-    apiKey: o.apiKey ?? fromEnv("DECIONIS_API_KEY", env),
+    apiKey,
     baseUrl: normaliseBaseUrl(o.baseUrl ?? fromEnv("DECIONIS_BASE_URL", env) ?? DEFAULTS.baseUrl),
     tenantId,
     timeoutMs: o.timeoutMs ?? DEFAULTS.timeoutMs,
@@ -265,7 +407,7 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
     intentTtlMs: o.intentTtlMs ?? DEFAULTS.intentTtlMs,
     system: o.system,
     gateway: o.gateway,
-    hooks: options.hooks ?? {},
+    hooks: (o.hooks ?? Object.create(null)) as ClientHooks,
     mode: o.mode ?? "ENFORCEMENT",
     verify: o.verify,
     authorityKeys:
@@ -276,5 +418,7 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
     escalation: o.escalation ?? "throw",
     waitTimeoutMs: o.waitTimeoutMs,
     reportOutcome: o.reportOutcome ?? false,
+    maxShadowInFlight: o.maxShadowInFlight ?? DEFAULTS.maxShadowInFlight,
+    circuitBreaker: own["circuitBreaker"],
   };
 }

@@ -21,6 +21,13 @@ class Money {
   constructor(readonly amount: number) {}
 }
 
+/** A value with behaviour: an accessor on its class. */
+class Price {
+  get amount(): number {
+    return 1;
+  }
+}
+
 function deep(levels: number): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   let node = root;
@@ -43,7 +50,12 @@ const cases: [string, Partial<IntentInput> & Record<string, unknown>, string, Re
   ["a symbol", { context: { s: Symbol("x") } }, "context.s", /symbol is not JSON data/],
   ["a BigInt", { parameters: { qty: 10n } }, "parameters.qty", /bigint is not JSON data.*string/],
   ["a Date", { context: { order: { placedAt: new Date() } } }, "context.order.placedAt", /a Date.*toISOString/],
-  ["a class instance", { parameters: { price: new Money(1) } }, "parameters.price", /a Money is not JSON data/],
+  [
+    "a class instance with an accessor",
+    { parameters: { price: new Price() } },
+    "parameters.price",
+    /a Price is not JSON data/,
+  ],
   ["a Map", { parameters: { m: new Map() } }, "parameters.m", /a Map/],
   ["NaN", { parameters: { px: Number.NaN } }, "parameters.px", /NaN is not JSON data/],
   ["Infinity", { parameters: { list: [1, Number.POSITIVE_INFINITY] } }, "parameters.list[1]", /Infinity/],
@@ -89,6 +101,44 @@ describe("bad input fails before any request", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).message).toMatch(/100 KiB/);
+    expect(authority.requests).toHaveLength(0);
+  });
+
+  it("captures a DTO (a class instance of data, as class-transformer makes it) as the plain object it is", async () => {
+    class OrderDto {
+      symbol = "EURUSD";
+      qty = 2;
+      legs = [new Money(1)];
+    }
+    await client.enforce({ ...base, parameters: { order: new OrderDto() } });
+    await client.enforce({ ...base, parameters: { order: { symbol: "EURUSD", qty: 2, legs: [{ amount: 1 }] } } });
+    const [dto, plain] = authority.requests.map((r) => r.json.action.parameters);
+    expect(dto).toEqual({ order: { legs: [{ amount: 1 }], qty: 2, symbol: "EURUSD" } });
+    expect(dto).toEqual(plain);
+  });
+
+  it("refuses a DTO with behaviour: an own accessor, a toJSON, a function value", async () => {
+    class WithToJson {
+      a = 1;
+      toJSON() {
+        return { a: 2 };
+      }
+    }
+    const ownGetter = Object.defineProperty(new Money(1), "cents", { get: () => 100, enumerable: true });
+    class WithFn {
+      run = () => 1;
+    }
+    for (const [value, path] of [
+      [new WithToJson(), "parameters.v"],
+      [ownGetter, "parameters.v"],
+      [new WithFn(), "parameters.v.run"],
+    ] as const) {
+      const error = (await client
+        .enforce({ ...base, parameters: { v: value } })
+        .catch((e: unknown) => e)) as ValidationError;
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error.path).toBe(path);
+    }
     expect(authority.requests).toHaveLength(0);
   });
 

@@ -51,10 +51,12 @@ export class DecionisError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    // The brand (instances of any copy), else the ordinary prototype chain, so that
+    // `Sub.prototype instanceof DecionisError` and subclasses of users still hold.
     return (
-      typeof value === "object" &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[brandFor(this.errorName)] === true
+      (value as Record<symbol, unknown>)[brandFor(this.errorName)] === true ||
+      Function.prototype[Symbol.hasInstance].call(this, value)
     );
   }
 }

@@ -100,11 +100,14 @@ export class BindingMismatchError extends DecionisError {
   static override readonly errorName: string = "BindingMismatchError";
   readonly expected: string;
   readonly received: string;
-  constructor(expected: string, received: string, where = "action_hash") {
-    super(`The authority's ${where} ${received} does not match this intent's hash ${expected}; nothing ran.`, {
-      code: "BINDING_MISMATCH",
-      details: { expected, received, where },
-    });
+  constructor(expected: string, received: string, where = "action_hash", message?: string) {
+    super(
+      message ?? `The authority's ${where} ${received} does not match this intent's hash ${expected}; nothing ran.`,
+      {
+        code: "BINDING_MISMATCH",
+        details: { expected, received, where },
+      },
+    );
     this.expected = expected;
     this.received = received;
   }

@@ -8,6 +8,7 @@
 import "reflect-metadata";
 import type { DecionisClient } from "../client.js";
 import { ConfigurationError } from "../errors/input.js";
+import { ownOptions } from "../options.js";
 import type { ActorInput } from "../intent/capture.js";
 import type { GateOptions } from "./gate.js";
 
@@ -181,7 +182,10 @@ export function gated(defaults: GatedClassOptions): {
 } {
   if (typeof defaults !== "object" || defaults === null)
     throw new ConfigurationError("gated", "@gated needs an options object, e.g. @gated({ actor: { id, type } })");
-  const frozen = Object.freeze({ ...defaults });
+  // Own properties only, known names only, like every other options object.
+  const frozen = Object.freeze(
+    ownOptions(defaults, ["client", "actor", "policy", "tenantId"], "@gated") as GatedClassOptions,
+  );
   return (value: object, context?: ClassDecoratorContext) => {
     if (context !== undefined && context.kind !== "class")
       throw new ConfigurationError("gated", "@gated decorates classes; use @gate on methods");

@@ -2,12 +2,17 @@
  * `gate`: one adapter for three shapes — a legacy method decorator, a TC39
  * method decorator, and a wrapper of a plain function. Each call turns the
  * gate's options and the call's arguments into an intent and hands it to
- * `client.enforce`; all decisions are made there.
+ * the client's enforcer; all decisions are made there.
+ *
+ * Resolvers (the options given as functions of the call's arguments) run
+ * twice per call: to capture the intent, and again right before the method
+ * runs, to check the live arguments still make the approved intent. They must
+ * be pure and cheap: no I/O, no clock, no counters, the same answer for the same arguments.
  */
 import type { DecionisClient } from "../client.js";
-import type { CallOptions } from "../enforcer.js";
+import { GATED_CALL, type CallOptions } from "../enforcer.js";
 import type { Mode } from "../gateway/wire.js";
-import type { VerifyMode } from "../options.js";
+import { ownOptions, type VerifyMode } from "../options.js";
 import { getDefaultClient } from "../default-client.js";
 import { ConfigurationError, ValidationError } from "../errors/input.js";
 import type { ActorInput, IntentInput, JsonObjectInput, TargetInput } from "../intent/capture.js";
@@ -24,7 +29,12 @@ export type Resolvable<V, A extends readonly unknown[], T> = V | ((this: T, ...a
 
 /**
  * Options of {@link gate}. Every field except `client` and `target` may be a
- * function of the gated call's own arguments.
+ * function of the gated call's own arguments (a resolver). Resolvers run twice
+ * per call, once to ask and once to re-check right before the method runs, so
+ * they must be pure and cheap: synchronous, no I/O, the same answer for the
+ * same arguments. A resolver that throws, or returns a promise, fails the call
+ * with a `ValidationError` naming it; one whose answer changes fails it with
+ * `BindingMismatchError`. Nothing runs either way.
  *
  * @typeParam A - the gated function's parameters.
  * @typeParam T - its `this`.
@@ -64,7 +74,35 @@ export interface GateOptions<A extends readonly unknown[] = any[], T = any> {
   waitTimeoutMs?: number;
   /** Post the call's outcome to the authority after it runs. @default the client's */
   reportOutcome?: boolean;
+  /**
+   * Cancels a call, e.g. `(req) => req.signal`: aborting rejects with the
+   * signal's reason at whatever the call waits for, and nothing runs.
+   * @default none
+   */
+  signal?: Resolvable<AbortSignal | undefined, A, T>;
 }
+
+/** Every option {@link GateOptions} knows. @internal */
+export const GATE_OPTION_NAMES = [
+  "client",
+  "action",
+  "policy",
+  "policyRefs",
+  "actor",
+  "resource",
+  "parameters",
+  "context",
+  "idempotencyKey",
+  "tenantId",
+  "correlationId",
+  "target",
+  "verify",
+  "mode",
+  "escalation",
+  "waitTimeoutMs",
+  "reportOutcome",
+  "signal",
+] as const;
 
 /** A gated function: same `this` and arguments, always async. */
 export type GatedFunction<F extends (...args: any[]) => unknown> = (
@@ -103,14 +141,24 @@ function resolve<V>(
   args: unknown[],
 ): V | undefined {
   if (typeof value !== "function") return value;
+  let result: V;
   try {
-    return (value as (this: unknown, ...a: unknown[]) => V).apply(self, args);
+    result = (value as (this: unknown, ...a: unknown[]) => V).apply(self, args);
   } catch (error) {
     throw new ValidationError(
       option,
       `the gate's ${option} function threw (${error instanceof Error ? error.message : String(error)}): nothing ran`,
     );
   }
+  if (typeof (result as { then?: unknown } | null)?.then === "function") {
+    // Settle it quietly: a rejection must not surface as an unhandled one.
+    Promise.resolve(result).catch(() => undefined);
+    throw new ValidationError(
+      option,
+      `the gate's ${option} function returned a promise: resolvers must be synchronous (and pure); nothing ran`,
+    );
+  }
+  return result;
 }
 
 function policyRefsOf(policy: unknown, policyRefs: unknown): string[] | undefined {
@@ -167,13 +215,20 @@ export function wrap(original: AnyFunction, options: GateOptions, site: MethodSi
   const callOptions: CallOptions = {};
   for (const key of ["verify", "mode", "escalation", "waitTimeoutMs", "reportOutcome"] as const)
     if (options[key] !== undefined) Object.assign(callOptions, { [key]: options[key] });
+  const signalOf = options.signal;
+  const defaultedParameters = options.parameters === undefined;
   const gated = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    const defaults: GatedClassOptions = classDefaultsFor(site, this) ?? {};
+    const defaults: GatedClassOptions = classDefaultsFor(site, this) ?? NO_DEFAULTS;
     const client = options.client ?? defaults.client ?? getDefaultClient();
-    const defaultedParameters = options.parameters === undefined;
-    const input = intentOf(options, defaults, site.operation(this), this, args);
+    const operation = site.operation(this);
     try {
-      return await client.enforce(input, { ...callOptions, execute: () => original.apply(this, args) });
+      const signal = resolve(signalOf, "signal", this, args);
+      const call = signal === undefined ? callOptions : { ...callOptions, signal };
+      return await client[GATED_CALL](
+        () => intentOf(options, defaults, operation, this, args),
+        call,
+        () => original.apply(this, args),
+      );
     } catch (error) {
       // The gate sends its arguments by default; say how to choose instead.
       if (defaultedParameters && error instanceof ValidationError && error.path.startsWith("parameters.args"))
@@ -205,6 +260,8 @@ function copyIdentity(original: AnyFunction, gated: AnyFunction, options: GateOp
   }
 }
 
+const NO_DEFAULTS: GatedClassOptions = Object.freeze(Object.create(null) as GatedClassOptions);
+
 /**
  * The intent of one call under a gate's options, for integrations that ask for
  * the decision before they run (agent adapters: the framework's approval check
@@ -213,19 +270,23 @@ function copyIdentity(original: AnyFunction, gated: AnyFunction, options: GateOp
  * @throws {@link ConfigurationError} / {@link ValidationError} as a gated call would.
  */
 export function gateIntent(options: GateOptions, args: unknown[], operation: string): IntentInput {
-  validateGateOptions(options);
-  return intentOf(options, {}, operation, undefined, args);
+  const own = ownOptions(options, GATE_OPTION_NAMES, "gate") as unknown as GateOptions;
+  validateGateOptions(own);
+  return intentOf(own, NO_DEFAULTS, operation, undefined, args);
 }
 
 /** @internal The implementation behind {@link gate} and `client.gate`. */
 export function makeGate(options: GateOptions): GateDecorator {
-  validateGateOptions(options);
-  return ((...args: unknown[]) => decorate(options, args, wrap)) as GateDecorator;
+  if (typeof options !== "object" || options === null)
+    throw new ConfigurationError("gate", "gate() needs options: gate({ action, actor, ... })");
+  // Own properties only, known names only: an inherited `mode` or a misspelt
+  // `idempotancyKey` must not pass silently.
+  const own = ownOptions(options, GATE_OPTION_NAMES, "gate") as unknown as GateOptions;
+  validateGateOptions(own);
+  return ((...args: unknown[]) => decorate(own, args, wrap)) as GateDecorator;
 }
 
 function validateGateOptions(options: GateOptions): void {
-  if (typeof options !== "object" || options === null)
-    throw new ConfigurationError("gate", "gate() needs options: gate({ action, actor, ... })");
   const action: unknown = options.action;
   if (action === undefined || (typeof action !== "string" && typeof action !== "function") || action === "")
     throw new ConfigurationError("action", 'gate options need an `action`, e.g. action: "OPEN_POSITION"');

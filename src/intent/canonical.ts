@@ -47,10 +47,34 @@ function isPlainObject(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === null || proto === Object.prototype) return true;
   // A plain object from another realm (vm context, worker message): its prototype's prototype is null.
-  return (
+  if (
     Object.getPrototypeOf(proto) === null &&
     (proto as { constructor?: { name?: unknown } }).constructor?.name === "Object"
-  );
+  )
+    return true;
+  return isDataClassInstance(value, proto as object);
+}
+
+/**
+ * A DTO as class-transformer makes it: an instance of a user class whose own
+ * properties are all data, with no accessor or `toJSON` anywhere on its
+ * prototype chain. Captured as the plain object it is; anything with behaviour
+ * (Map, Date, a getter) is not.
+ */
+function isDataClassInstance(value: object, proto: object): boolean {
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  for (
+    let p: object | null = proto;
+    p !== null && p !== Object.prototype;
+    p = Object.getPrototypeOf(p) as object | null
+  ) {
+    for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(p)))
+      if (d.get !== undefined || d.set !== undefined || key === "toJSON") return false;
+    if (Object.getOwnPropertySymbols(p).length > 0) return false;
+  }
+  for (const d of Object.values(Object.getOwnPropertyDescriptors(value)))
+    if (d.get !== undefined || d.set !== undefined) return false;
+  return true;
 }
 
 function hintFor(value: unknown): string {
@@ -97,6 +121,16 @@ class Walker {
   }
 
   private writeContainer(value: object, depth: number): string {
+    try {
+      return this.writeContainerOf(value, depth);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      // A getter or a Proxy trap threw: name where, never let a plain Error out.
+      return this.fail(`reading it threw (${error instanceof Error ? error.message : String(error)}): pass plain data`);
+    }
+  }
+
+  private writeContainerOf(value: object, depth: number): string {
     if (depth > this.limits.maxDepth)
       this.fail(`nesting deeper than ${this.limits.maxDepth} levels: flatten the data or send a summary`);
     if (this.ancestors.has(value)) this.fail("a cycle: the value contains itself");
@@ -124,9 +158,12 @@ class Walker {
       out = "{";
       let first = true;
       for (const key of keys) {
-        const item = obj[key];
-        if (item === undefined) continue;
         this.segments.push(key);
+        const item = obj[key];
+        if (item === undefined) {
+          this.segments.pop();
+          continue;
+        }
         if (FORBIDDEN_KEYS.has(key)) this.fail(`the key "${key}" is not allowed: rename it`);
         out += (first ? "" : ",") + JSON.stringify(key) + ":" + this.write(item, depth + 1);
         this.segments.pop();

@@ -191,10 +191,98 @@ function iso(ms: number): string {
  * @throws {@link ValidationError} / {@link InvalidCorrelationIdError} before any request.
  */
 export function captureIntent(input: IntentInput, defaults: CaptureDefaults): ExecutionIntent {
-  const parsed = intentInputSchema.safeParse(input);
-  if (!parsed.success) throw toValidationError(parsed.error);
-  const i = parsed.data;
+  const b = bind(input, defaults, undefined);
+  const intentHash = sha256Tagged(b.canonical);
+  // The body is the binding plus four siblings, written once.
+  const body =
+    b.canonical.slice(0, -1) +
+    `,"intent_hash":${JSON.stringify(intentHash)},"mode":${JSON.stringify(defaults.mode)},"policy_refs":${JSON.stringify(b.policyRefs)},"correlation_id":${JSON.stringify(b.correlationId)}}`;
 
+  return new CapturedIntent(
+    b.canonical,
+    b.now,
+    b.capturedAt,
+    intentHash,
+    b.intentId,
+    b.idempotencyKey,
+    b.tenantId,
+    b.expiresAt,
+    b.expiresAtMs,
+    b.correlationId,
+    b.policyRefs,
+    defaults.mode,
+    body,
+  );
+}
+
+/**
+ * Captures `input` again as it reads now, with the ids and instant of
+ * `intent`, and tells whether it is still the intent that was approved.
+ * Returns the hash of what it reads now when it differs, else `undefined`.
+ *
+ * @throws {@link ValidationError} when the input no longer captures at all.
+ * @internal
+ */
+export function recapture(input: IntentInput, defaults: CaptureDefaults, intent: ExecutionIntent): string | undefined {
+  // Only an intent this module captured can be re-captured; anything else never matches.
+  if (!(intent instanceof CapturedIntent)) return "unknown";
+  const b = bind(input, defaults, intent);
+  if (b.canonical === CapturedIntent.canonicalOf(intent) && sameList(b.policyRefs, intent.policyRefs)) return undefined;
+  return sha256Tagged(b.canonical);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((x, n) => x === b[n]);
+}
+
+/** Own enumerable properties on a null prototype: a polluted Object.prototype cannot fill a missing field. */
+function own(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) copy[key] = (value as Record<string, unknown>)[key];
+  return copy;
+}
+
+function ownInput(input: IntentInput): unknown {
+  try {
+    const top = own(input) as Record<string, unknown> | IntentInput;
+    if (typeof top !== "object" || top === null) return top;
+    const t = top as Record<string, unknown>;
+    for (const key of ["actor", "action", "target"]) if (t[key] !== undefined) t[key] = own(t[key]);
+    return t;
+  } catch (error) {
+    // A getter or Proxy trap on the intent itself threw.
+    throw new ValidationError(
+      "intent",
+      `reading it threw (${error instanceof Error ? error.message : String(error)}): pass plain data`,
+    );
+  }
+}
+
+/** The canonical binding of `input`; with `like`, with its instant and generated ids. */
+function bind(input: IntentInput, defaults: CaptureDefaults, like: CapturedIntent | undefined) {
+  if (like !== undefined) {
+    // The re-check: no schema pass (the first capture validated the same input);
+    // anything that now reads differently writes a different canonical string.
+    // No own-property copy either: an inherited value can only make it differ, which fails closed.
+    try {
+      return build(input as Parsed, defaults, like);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      throw new ValidationError(
+        "intent",
+        `reading it again before running threw (${error instanceof Error ? error.message : String(error)}): nothing ran`,
+      );
+    }
+  }
+  const parsed = intentInputSchema.safeParse(ownInput(input));
+  if (!parsed.success) throw toValidationError(parsed.error);
+  return build(parsed.data, defaults, undefined);
+}
+
+type Parsed = z.output<typeof intentInputSchema>;
+
+function build(i: Parsed, defaults: CaptureDefaults, like: CapturedIntent | undefined) {
   const tenantId = i.tenantId ?? defaults.tenantId;
   if (tenantId === undefined) throw new ValidationError("tenantId", `is required: ${HINTS["tenantId"]!}`);
   if (tenantId.includes("|") || tenantId.length > 200 || !HEADER_SAFE.test(tenantId))
@@ -204,17 +292,23 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
   const parametersJson = asObject(i.parameters, "parameters", budget);
   const contextJson = asObject(i.context, "context", budget);
 
-  const now = defaults.now();
-  const intentId = uuidv7(now);
+  const now = like === undefined ? defaults.now() : CapturedIntent.capturedAtOf(like);
+  const intentId = like === undefined ? uuidv7(now) : like.intentId;
+  // Not part of the binding: the re-check keeps the first one.
   const correlationId =
-    i.correlationId === undefined ? newCorrelationId(tenantId, now) : assertCorrelationId(i.correlationId, tenantId);
+    like !== undefined
+      ? like.correlationId
+      : i.correlationId !== undefined
+        ? assertCorrelationId(i.correlationId, tenantId)
+        : newCorrelationId(tenantId, now);
 
   const s = JSON.stringify;
   const trustLevel = i.actor.trustLevel;
   const endpoint = i.target?.endpoint;
   const idempotencyKey = i.idempotencyKey ?? intentId;
-  const expiresAtMs = now + defaults.intentTtlMs;
-  const expiresAt = iso(expiresAtMs);
+  const expiresAtMs = like === undefined ? now + defaults.intentTtlMs : like.expiresAtMs;
+  const expiresAt = like === undefined ? iso(expiresAtMs) : like.expiresAt;
+  const capturedAt = like === undefined ? iso(now) : CapturedIntent.capturedAtIsoOf(like);
   // The canonical binding, written directly: keys in sorted order at every level,
   // caller data already canonical. The conformance tests check it against a full
   // canonicalisation of the parsed binding.
@@ -223,7 +317,7 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
     `,"actor":{"id":${s(i.actor.id)},"runtime":${s(i.actor.runtime ?? "node")}` +
     (trustLevel === undefined ? "" : `,"trust_level":${s(trustLevel)}`) +
     `,"type":${s(i.actor.type)}}` +
-    `,"captured_at":${s(iso(now))},"context":${contextJson}` +
+    `,"captured_at":${s(capturedAt)},"context":${contextJson}` +
     `,"downstream_target":{` +
     (endpoint === undefined ? "" : `"endpoint":${s(endpoint)},`) +
     `"operation":${s(i.target?.operation ?? i.action.type)},"system":${s(i.target?.system ?? defaults.system ?? "app")}}` +
@@ -240,16 +334,11 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
       `the canonical binding is over ${LIMITS.maxCanonicalBytes / 1024} KiB: send ids or a summary in parameters/context, not whole documents`,
     );
 
-  const intentHash = sha256Tagged(canonical);
   const policyRefs = i.policyRefs ?? [];
-  // The body is the binding plus four siblings, written once.
-  const body =
-    canonical.slice(0, -1) +
-    `,"intent_hash":${s(intentHash)},"mode":${s(defaults.mode)},"policy_refs":${s(policyRefs)},"correlation_id":${s(correlationId)}}`;
-
-  return new CapturedIntent(
+  return {
     canonical,
-    intentHash,
+    now,
+    capturedAt,
     intentId,
     idempotencyKey,
     tenantId,
@@ -257,18 +346,32 @@ export function captureIntent(input: IntentInput, defaults: CaptureDefaults): Ex
     expiresAtMs,
     correlationId,
     policyRefs,
-    defaults.mode,
-    body,
-  );
+  };
 }
 
 /** A class, not a literal with a getter: one is built per call, and frozen. */
 class CapturedIntent implements ExecutionIntent {
   readonly #canonical: string;
+  readonly #capturedAt: number;
+  readonly #capturedAtIso: string;
   #binding: WireBinding | undefined;
+
+  static canonicalOf(intent: CapturedIntent): string {
+    return intent.#canonical;
+  }
+
+  static capturedAtOf(intent: CapturedIntent): number {
+    return intent.#capturedAt;
+  }
+
+  static capturedAtIsoOf(intent: CapturedIntent): string {
+    return intent.#capturedAtIso;
+  }
 
   constructor(
     canonical: string,
+    capturedAt: number,
+    capturedAtIso: string,
     readonly intentHash: string,
     readonly intentId: string,
     readonly idempotencyKey: string,
@@ -281,6 +384,8 @@ class CapturedIntent implements ExecutionIntent {
     readonly body: string,
   ) {
     this.#canonical = canonical;
+    this.#capturedAt = capturedAt;
+    this.#capturedAtIso = capturedAtIso;
     Object.freeze(this);
   }
 
