@@ -6,6 +6,7 @@ import { ConfigurationError } from "./errors/input.js";
 import type { WaitOptions } from "./escalation/wait.js";
 import { type DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
+import { withCircuitBreaker } from "./gateway/breaker.js";
 import { wireHealthSchema } from "./gateway/wire.js";
 import type { ExecutionIntent, IntentInput } from "./intent/capture.js";
 import { observe, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
@@ -65,6 +66,9 @@ export class DecionisClient {
         },
       });
     }
+    this.#gateway = withCircuitBreaker(this.#gateway, resolved.circuitBreaker, (e) => {
+      observe(resolved.hooks.onCircuitStateChange, e);
+    });
     this.#enforcer = new Enforcer(resolved, this.#gateway);
   }
 
