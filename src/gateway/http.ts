@@ -1,7 +1,7 @@
 /**
  * The HTTP gateway: axios with keep-alive agents and axios-retry. The only file
- * that imports axios, and the one place where an `AxiosError` is turned into a
- * typed error, so no request config (and no API key) ever leaves it.
+ * that sends with axios; an `AxiosError` never leaves it (error-map.ts turns it
+ * into a typed error), so no request config (and no API key) ever does.
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
@@ -9,29 +9,16 @@ import https from "node:https";
 import * as timers from "node:timers";
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from "axios";
 import axiosRetry from "axios-retry";
-import { ContractError } from "../errors/decision.js";
 import type { DecionisError } from "../errors/base.js";
 import { ConfigurationError } from "../errors/input.js";
-import {
-  AuthenticationError,
-  IdempotencyConflictError,
-  NetworkError,
-  PermissionDeniedError,
-  RateLimitError,
-  RequestRejectedError,
-  RetryExhaustedError,
-  ServerError,
-  TimeoutError,
-  TransportError,
-  type ServerErrorInfo,
-} from "../errors/transport.js";
+import { NetworkError, RateLimitError, RetryExhaustedError, TransportError } from "../errors/transport.js";
 import type { RetryPolicy } from "../retry.js";
 import { VERSION } from "../version.js";
+import { MAX_RESPONSE_BYTES, mapAxiosError, parseBody } from "./error-map.js";
 import type { DecisionGateway, EnforceRequest, GatewayCallOptions } from "./gateway.js";
-import { wireErrorBodySchema, type WireConsumeRequest, type WireOutcome } from "./wire.js";
+import type { WireConsumeRequest, WireOutcome } from "./wire.js";
 
-/** Largest response body accepted (protocol 1). */
-export const MAX_RESPONSE_BYTES = 100 * 1024;
+export { MAX_RESPONSE_BYTES, mapAxiosError, parseRetryAfter } from "./error-map.js";
 
 /** Options of the {@link HttpGateway}. */
 export interface HttpGatewayOptions {
@@ -306,111 +293,4 @@ function endAttempt(config: AttemptConfig): boolean {
 
 function retryState(error: AxiosError): { retryCount?: number } | undefined {
   return (error.config as Record<string, unknown> | undefined)?.[RETRY_STATE] as { retryCount?: number } | undefined;
-}
-
-function parseBody(text: unknown, status: number): unknown {
-  if (typeof text !== "string" || text === "") {
-    if (status === 202 || status === 204) return undefined;
-    throw new ContractError(`The authority answered ${status} with an empty body.`, { reason: "EMPTY_BODY" });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ContractError(`The authority answered ${status} with a body that is not JSON.`, {
-      reason: "NOT_JSON",
-    });
-  }
-}
-
-/**
- * Parses `Retry-After`: delta-seconds or an HTTP date.
- * @internal
- */
-export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
-  if (typeof value !== "string" || value.trim() === "") return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-const REDACTED = "[REDACTED]";
-
-/** `text` with every secret replaced. */
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  return out;
-}
-
-/** A JSON value with every secret replaced, in keys and strings, to a bounded depth. */
-function redactDeep(value: unknown, secrets: readonly string[], depth = 0): unknown {
-  if (typeof value === "string") return redact(value, secrets);
-  if (typeof value !== "object" || value === null) return value;
-  if (depth >= 20) return REDACTED;
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[redact(k, secrets)] = redactDeep(v, secrets, depth + 1);
-  return out;
-}
-
-/** What a protocol error body says, with any echo of the key scrubbed. */
-function serverInfo(response: AxiosResponse, secrets: readonly string[]): ServerErrorInfo {
-  const info: ServerErrorInfo = { status: response.status };
-  if (typeof response.data !== "string") return info;
-  try {
-    const body = wireErrorBodySchema.safeParse(JSON.parse(response.data));
-    if (body.success) {
-      info.serverCode = redact(body.data.error.code, secrets);
-      // Scrubbed before the cut, so a cut cannot leave part of the key behind.
-      info.serverMessage = redact(body.data.error.message, secrets).slice(0, 500);
-      if (body.data.error.details !== undefined)
-        info.serverDetails = redactDeep(body.data.error.details, secrets) as Record<string, unknown>;
-    }
-  } catch {
-    // Not JSON: the status says enough.
-  }
-  return info;
-}
-
-/**
- * Turns an axios failure into the SDK's typed error. The AxiosError itself
- * is never kept as a cause: it holds the request config and its headers.
- * `secrets` (the API key) are scrubbed from whatever the server said.
- * @internal
- */
-export function mapAxiosError(error: AxiosError, timeoutMs: number, secrets: readonly string[] = []): DecionisError {
-  const code = error.code ?? "";
-  if (code === "ETIMEDOUT" || code === "ECONNABORTED") return new TimeoutError(timeoutMs);
-  const response = error.response;
-  // A status line and headers, then no complete body (reset, short Content-Length,
-  // broken chunked stream): the answer was lost, whatever its status said (protocol 1).
-  if (response !== undefined && typeof response.data !== "string")
-    return new NetworkError(
-      `the answer (${response.status}) was cut short after its status line`,
-      Object.assign(new Error(redact(error.message, secrets)), { code }),
-      { errno: code === "" ? "TRUNCATED" : code, status: response.status, truncated: true },
-    );
-  if (response !== undefined) {
-    const info = serverInfo(response, secrets);
-    const status = response.status;
-    if (status === 401) return new AuthenticationError(info);
-    if (status === 403) return new PermissionDeniedError(info);
-    if (status === 409 && info.serverCode === "IDEMPOTENCY_IN_FLIGHT") return new IdempotencyConflictError(info);
-    if (status === 429) return new RateLimitError(info, parseRetryAfter(response.headers["retry-after"]));
-    if (status >= 500) return new ServerError({ ...info, status });
-    if (status >= 300 && status < 400)
-      return new ContractError(`The authority answered with a redirect (${status}); redirects are not followed.`, {
-        reason: "REDIRECT",
-      });
-    return new RequestRejectedError(info);
-  }
-  if (code === "ERR_BAD_RESPONSE" && /maxContentLength/.test(error.message))
-    return new ContractError(`The authority's response is over ${MAX_RESPONSE_BYTES / 1024} KiB.`, {
-      reason: "RESPONSE_TOO_LARGE",
-    });
-  // Keep only the socket-level facts: code and message carry no headers.
-  const message = redact(error.message, secrets);
-  const cause = Object.assign(new Error(message), { code });
-  return new NetworkError(code === "" ? message : `${code} (${message})`, cause, { errno: code });
 }
