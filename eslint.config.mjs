@@ -4,7 +4,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "coverage/", ".tmp/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  { ignores: ["dist/", "coverage/", ".tmp/", ".stryker-tmp/", "reports/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
