@@ -4,7 +4,7 @@
  * key scrubbed. Kept apart from the transport so mutation testing can target
  * the code that decides which error a caller sees.
  */
-import type { AxiosError, AxiosResponse } from "axios";
+import type { AxiosError } from "axios";
 import type { DecionisError } from "../errors/base.js";
 import { ContractError } from "../errors/decision.js";
 import {
@@ -58,7 +58,8 @@ const REDACTED = "[REDACTED]";
 /** `text` with every secret replaced. */
 function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  // Secrets are never empty (the key is checked at construction).
+  for (const secret of secrets) out = out.split(secret).join(REDACTED);
   return out;
 }
 
@@ -74,11 +75,10 @@ function redactDeep(value: unknown, secrets: readonly string[], depth = 0): unkn
 }
 
 /** What a protocol error body says, with any echo of the key scrubbed. */
-function serverInfo(response: AxiosResponse, secrets: readonly string[]): ServerErrorInfo {
-  const info: ServerErrorInfo = { status: response.status };
-  if (typeof response.data !== "string") return info;
+function serverInfo(status: number, text: string, secrets: readonly string[]): ServerErrorInfo {
+  const info: ServerErrorInfo = { status };
   try {
-    const body = wireErrorBodySchema.safeParse(JSON.parse(response.data));
+    const body = wireErrorBodySchema.safeParse(JSON.parse(text));
     if (body.success) {
       info.serverCode = redact(body.data.error.code, secrets);
       // Scrubbed before the cut, so a cut cannot leave part of the key behind.
@@ -111,8 +111,8 @@ export function mapAxiosError(error: AxiosError, timeoutMs: number, secrets: rea
       { errno: code === "" ? "TRUNCATED" : code, status: response.status, truncated: true },
     );
   if (response !== undefined) {
-    const info = serverInfo(response, secrets);
     const status = response.status;
+    const info = serverInfo(status, response.data as string, secrets);
     if (status === 401) return new AuthenticationError(info);
     if (status === 403) return new PermissionDeniedError(info);
     if (status === 409 && info.serverCode === "IDEMPOTENCY_IN_FLIGHT") return new IdempotencyConflictError(info);
