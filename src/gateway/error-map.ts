@@ -46,7 +46,7 @@ export function parseBody(text: unknown, status: number): unknown {
  * @internal
  */
 export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
-  if (typeof value !== "string" || value.trim() === "") return undefined;
+  if (typeof value !== "string") return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
   const at = Date.parse(trimmed);
@@ -77,18 +77,19 @@ function redactDeep(value: unknown, secrets: readonly string[], depth = 0): unkn
 /** What a protocol error body says, with any echo of the key scrubbed. */
 function serverInfo(status: number, text: string, secrets: readonly string[]): ServerErrorInfo {
   const info: ServerErrorInfo = { status };
+  let json: unknown;
   try {
-    const body = wireErrorBodySchema.safeParse(JSON.parse(text));
-    if (body.success) {
-      info.serverCode = redact(body.data.error.code, secrets);
-      // Scrubbed before the cut, so a cut cannot leave part of the key behind.
-      info.serverMessage = redact(body.data.error.message, secrets).slice(0, 500);
-      if (body.data.error.details !== undefined)
-        info.serverDetails = redactDeep(body.data.error.details, secrets) as Record<string, unknown>;
-    }
+    json = JSON.parse(text);
   } catch {
-    // Not JSON: the status says enough.
+    return info; // Not JSON: the status says enough.
   }
+  const body = wireErrorBodySchema.safeParse(json);
+  if (!body.success) return info;
+  const error = body.data.error;
+  info.serverCode = redact(error.code, secrets);
+  // Scrubbed before the cut, so a cut cannot leave part of the key behind.
+  info.serverMessage = redact(error.message, secrets).slice(0, 500);
+  if (error.details !== undefined) info.serverDetails = redactDeep(error.details, secrets) as Record<string, unknown>;
   return info;
 }
 

@@ -59,6 +59,10 @@ describe("answers with a status", () => {
     expect((map(answered(409, body("OTHER"))) as RequestRejectedError).retryable).toBe(false);
   });
 
+  it("only a 409 is IDEMPOTENCY_IN_FLIGHT", () => {
+    expect(map(answered(400, body("IDEMPOTENCY_IN_FLIGHT")))).toBeInstanceOf(RequestRejectedError);
+  });
+
   it("429 reads Retry-After", () => {
     expect((map(answered(429, "", { "retry-after": "2" })) as RateLimitError).retryAfterMs).toBe(2000);
     expect((map(answered(429, "")) as RateLimitError).retryAfterMs).toBeUndefined();
@@ -79,7 +83,7 @@ describe("answers with a status", () => {
   it("a body that is not the protocol's error shape, or not JSON, leaves only the status", () => {
     for (const data of ["<html>", "", "{}", JSON.stringify({ error: { code: 1 } })])
       expect(map(answered(400, data)).details).toEqual({ status: 400 });
-    expect(map(answered(400, body("NO_DETAILS"))).details).toEqual({
+    expect(map(answered(400, body("NO_DETAILS"))).details).toStrictEqual({
       status: 400,
       serverCode: "NO_DETAILS",
       serverMessage: "m",
@@ -124,6 +128,26 @@ describe("the API key echoed back is scrubbed", () => {
     expect(node).toBe("[REDACTED]");
   });
 
+  it("through arrays too, to the same depth", () => {
+    let deep: unknown = KEY;
+    for (let i = 0; i < 25; i++) deep = [deep];
+    const error = map(answered(400, body("C", "m", { d: deep })), [KEY]);
+    let node = (error.details as { serverDetails: { d: unknown } }).serverDetails.d;
+    let depth = 1;
+    while (Array.isArray(node)) {
+      node = node[0];
+      depth++;
+    }
+    expect(depth).toBe(20);
+    expect(node).toBe("[REDACTED]");
+  });
+
+  it("nothing is scrubbed when no secret is given", () => {
+    expect(mapAxiosError(answered(400, body("C", "Stryker was here")), 1).details).toMatchObject({
+      serverMessage: "Stryker was here",
+    });
+  });
+
   it("from a socket error's message", () => {
     const error = map(new AxiosError(`boom ${KEY}`, "ECONNRESET"), [KEY]);
     expect(error.message).not.toContain(KEY);
@@ -148,6 +172,7 @@ describe("failures without a complete answer", () => {
         errno: "ERR_BAD_" + (status >= 500 ? "RESPONSE" : "REQUEST"),
       });
       expect(error.message).toContain(`(${status}) was cut short`);
+      expect((error.cause as { code: string }).code).toBe(`ERR_BAD_${status >= 500 ? "RESPONSE" : "REQUEST"}`);
     }
     const bare = new AxiosError("aborted", undefined, config, {}, { status: 200, data: undefined } as AxiosResponse);
     expect(map(bare).details).toMatchObject({ errno: "TRUNCATED" });
@@ -157,7 +182,8 @@ describe("failures without a complete answer", () => {
     const big = map(new AxiosError("maxContentLength size of 102400 exceeded", "ERR_BAD_RESPONSE"));
     expect(big).toBeInstanceOf(ContractError);
     expect(big.code).toBe("RESPONSE_TOO_LARGE");
-    expect(big.message).toContain(`${MAX_RESPONSE_BYTES / 1024} KiB`);
+    expect(big.message).toContain("over 100 KiB");
+    expect(MAX_RESPONSE_BYTES).toBe(102_400);
     expect(map(new AxiosError("stream has been aborted", "ERR_BAD_RESPONSE"))).toBeInstanceOf(NetworkError);
     expect(map(new AxiosError("maxContentLength size of 1 exceeded", "ERR_OTHER"))).toBeInstanceOf(NetworkError);
   });
@@ -167,6 +193,7 @@ describe("failures without a complete answer", () => {
     expect(error).toBeInstanceOf(NetworkError);
     expect(error.message).toBe("Could not reach the authority: ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:1).");
     expect(error.details).toEqual({ errno: "ECONNREFUSED" });
+    expect((error.cause as { code: string }).code).toBe("ECONNREFUSED");
     expect(error.cause).toEqual(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }));
     const bare = map(new AxiosError("socket hang up"));
     expect(bare.message).toBe("Could not reach the authority: socket hang up.");
@@ -206,6 +233,8 @@ describe("Retry-After", () => {
     [" 3 ", 3000],
     ["0", 0],
     ["0.5", 500],
+    ["10", 10_000],
+    ["12.5", 12_500],
     ["1.0001", 1001],
     ["Sat, 21 Nov 2026 10:00:05 GMT", 5000],
     ["Sat, 21 Nov 2026 09:00:00 GMT", 0],
