@@ -6,6 +6,7 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { InvalidReceiptError } from "../../src/index.js";
 import { readGrantHeader, verifyGrant, type GrantExpectations } from "../../src/grants/jws.js";
 import { importJwks, KeyRing } from "../../src/grants/keys.js";
+import { InMemoryReplayStore } from "../../src/grants/replay.js";
 import { KID, jwks, signGrant, signingKey } from "../helpers/test-authority.js";
 
 const NOW = Date.parse("2026-11-21T10:00:00Z");
@@ -229,5 +230,29 @@ describe("keys", () => {
     });
     const malformed = new KeyRing("the authority", () => Promise.resolve({ keys: "no" }), limits);
     await expect(malformed.get(KID, 0)).rejects.toMatchObject({ code: "KEYS_UNAVAILABLE" });
+  });
+});
+
+describe("the in-memory replay store at its edges", () => {
+  it("an id is held until the instant its grant expires, and claimable from then on", () => {
+    const store = new InMemoryReplayStore();
+    expect(store.claim("x", 100, 0)).toBe(true);
+    expect(store.claim("x", 200, 99)).toBe(false);
+    expect(store.claim("x", 200, 100)).toBe(true);
+  });
+
+  it("a grant that expires now, or expired, or has no expiry, is never claimable", () => {
+    const store = new InMemoryReplayStore();
+    expect(store.claim("now", 100, 100)).toBe(false);
+    expect(store.claim("past", 99, 100)).toBe(false);
+    expect(store.claim("nan", Number.NaN, 100)).toBe(false);
+    expect(store.size).toBe(0);
+  });
+
+  it("holds exactly maxEntries live ids", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 3 });
+    for (const id of ["a", "b", "c"]) expect(store.claim(id, 1_000, 0)).toBe(true);
+    expect(() => store.claim("d", 1_000, 0)).toThrow("the replay store holds 3 unexpired grants; raise maxEntries");
+    expect(store.size).toBe(3);
   });
 });
