@@ -4,7 +4,9 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "coverage/", ".tmp/", ".stryker-tmp/", "reports/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  { ignores: ["dist/", "coverage/", ".tmp/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  // StrykerJS sandboxes and reports (npm run mutation).
+  { ignores: [".stryker-tmp/", "reports/"] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
