@@ -256,3 +256,77 @@ describe("the in-memory replay store at its edges", () => {
     expect(store.size).toBe(3);
   });
 });
+
+describe("what each refusal says", () => {
+  async function refusalOf(token: string, expect_: Partial<GrantExpectations> = {}): Promise<InvalidReceiptError> {
+    try {
+      await verifyGrant(readGrantHeader(token), signingKey.publicKey, expected(expect_));
+    } catch (error) {
+      return error as InvalidReceiptError;
+    }
+    throw new Error("accepted");
+  }
+
+  it("names the check in its message and the ids in its details", async () => {
+    const other = `sha256:${"b".repeat(64)}`;
+    const binding = await refusalOf(signGrant(claims({ binding: { intent_hash: other } })));
+    expect(binding.message).toContain("The execution token was granted for another intent");
+    expect(binding.details).toMatchObject({ decisionId: "dec_1", jti: "jti_1", expected: HASH, received: other });
+    expect((await refusalOf(signGrant(claims({ decision_id: "x" })))).message).toContain("belongs to another decision");
+    expect((await refusalOf(signGrant(claims({ tenant_id: "x" })))).message).toContain("belongs to another tenant");
+    const expired = await refusalOf(signGrant(claims({ exp: S - 60 })));
+    expect(expired.message).toContain(`expired at ${new Date((S - 60) * 1000).toISOString()}`);
+    expect(expired.details).toMatchObject({ decisionId: "dec_1", jti: "jti_1" });
+    const future = await refusalOf(signGrant(claims({ iat: S + 60 })));
+    expect(future.message).toContain("issued in the future");
+    expect(future.details).toMatchObject({ jti: "jti_1" });
+    const outlives = await refusalOf(signGrant(claims({ exp: S + 61 })), { intentExpiresAtMs: (S + 60) * 1000 });
+    expect(outlives.message).toContain("outlives its intent");
+    const schema = await refusalOf(signGrant(claims({ jti: "" })));
+    expect(schema.message).toContain("claims do not match protocol 5");
+    expect((schema.details as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
+    const unsigned = await refusalOf(signGrant(claims(), { key: generateKeyPairSync("ed25519").privateKey }));
+    expect(unsigned.message).toContain("signature does not verify");
+  });
+
+  it("claims that are not JSON, under a valid signature", async () => {
+    const { sign } = await import("node:crypto");
+    const h = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: KID, typ: "decionis-grant+jwt" })).toString("base64url");
+    const p = Buffer.from("{not json").toString("base64url");
+    const s = sign(null, Buffer.from(`${h}.${p}`), signingKey.privateKey).toString("base64url");
+    const error = await refusalOf(`${h}.${p}.${s}`);
+    expect(error.code).toBe("TOKEN_CLAIMS_INVALID");
+    expect(error.details).toMatchObject({ issues: [] });
+  });
+
+  it("the header's refusals", () => {
+    expect(() => readGrantHeader("a.b")).toThrow("The execution token is not a compact JWS");
+    const extra = signGrant(claims(), { header: { alg: "EdDSA", kid: KID, typ: "JWT" } });
+    let error: InvalidReceiptError | undefined;
+    try {
+      readGrantHeader(extra);
+    } catch (e) {
+      error = e as InvalidReceiptError;
+    }
+    expect(error!.message).toContain('{"alg":"EdDSA","kid":…,"typ":"decionis-grant+jwt"} and nothing else');
+    expect((error!.details as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
+  });
+
+  it("the key ring's refusals name the source and the kid", async () => {
+    const ring = new KeyRing("the configured keys", undefined, { refetchIntervalMs: 1, maxAgeMs: 1 }, jwks as never);
+    await expect(ring.get("nope")).rejects.toThrow(
+      'The execution token names key "nope", which the configured keys does not publish',
+    );
+    expect(() => importJwks({ keys: "x" }, "somewhere")).toThrow(
+      "The JWKS from somewhere is not a set of Ed25519 keys",
+    );
+    // A fetch may reject with anything, not only an Error.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    const rejectPlain = () => Promise.reject("plain");
+    const failing = new KeyRing("the authority", rejectPlain, { refetchIntervalMs: 1, maxAgeMs: 1 });
+    await expect(failing.get(KID, 0)).rejects.toMatchObject({
+      details: { cause: "plain" },
+      message: expect.stringContaining("Could not fetch the authority's keys from the authority"),
+    });
+  });
+});
