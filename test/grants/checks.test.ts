@@ -330,3 +330,63 @@ describe("what each refusal says", () => {
     });
   });
 });
+
+describe("edges the first mutation run found unguarded", () => {
+  const token = signGrant(claims());
+  const [h, p, s] = token.split(".") as [string, string, string];
+
+  it.each([
+    ["a fourth part", `${token}.${s}`],
+    ["a bad character in the payload", `${h}.${p}+.${s}`],
+    ["padding at the end", `${h}.${p}.${s}=`],
+    ["a bad character at the start", `${h}.=${p}.${s}`],
+  ])("a well-formed header does not rescue %s", (_what, bad) => {
+    expect(() => readGrantHeader(bad)).toThrow("The execution token is not a compact JWS");
+  });
+
+  it("importJwks keeps zod's issues", () => {
+    let error: InvalidReceiptError | undefined;
+    try {
+      importJwks({ keys: "x" }, "src");
+    } catch (e) {
+      error = e as InvalidReceiptError;
+    }
+    expect((error!.details as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
+  });
+
+  it("freshness is measured from the last fetch, and a known key is not refetched", async () => {
+    let fetches = 0;
+    const ring = new KeyRing(
+      "the authority",
+      () => {
+        fetches++;
+        return Promise.resolve(jwks);
+      },
+      { refetchIntervalMs: 1_000, maxAgeMs: 60_000 },
+    );
+    await ring.get(KID, 40_000);
+    expect(ring.peek(KID, 50_000)).toBeDefined();
+    expect(ring.peek(KID, 100_000)).toBeDefined();
+    expect(ring.peek(KID, 100_001)).toBeUndefined();
+    await ring.get(KID, 45_000);
+    expect(fetches).toBe(1);
+    await expect(ring.get("unknown", 40_500)).rejects.toMatchObject({ code: "TOKEN_KEY_UNKNOWN" });
+    expect(fetches).toBe(1);
+    await expect(ring.get("unknown", 41_000)).rejects.toMatchObject({ code: "TOKEN_KEY_UNKNOWN" });
+    expect(fetches).toBe(2);
+  });
+
+  it("a ring with no keys and nothing to fetch refuses every kid", async () => {
+    const ring = new KeyRing("nothing", undefined, { refetchIntervalMs: 1, maxAgeMs: 1 });
+    expect(ring.peek(KID)).toBeUndefined();
+    await expect(ring.get(KID)).rejects.toMatchObject({ code: "TOKEN_KEY_UNKNOWN" });
+  });
+
+  it("a fetched set that is malformed is refused as such, not as a failed fetch", async () => {
+    const ring = new KeyRing("the authority", () => Promise.resolve({ keys: 1 }), {
+      refetchIntervalMs: 1,
+      maxAgeMs: 1,
+    });
+    await expect(ring.get(KID, 0)).rejects.toThrow("The JWKS from the authority is not a set of Ed25519 keys");
+  });
+});
