@@ -107,6 +107,12 @@ describe("refusals name the path and the fix", () => {
     expect(refusal(anonymous).message).toContain("an object with a custom prototype");
   });
 
+  it("intentHash names the binding in its refusals", () => {
+    expect(() => intentHash({ action: { parameters: { qty: NaN } } })).toThrow(
+      expect.objectContaining({ path: "binding.action.parameters.qty" }),
+    );
+  });
+
   it("paths: identifiers dotted, other keys quoted, indexes in brackets", () => {
     expect(refusal({ "a-b": { c: [{ $d_1: NaN }] } }, "context").path).toBe('context["a-b"].c[0].$d_1');
     expect(refusal({ "1x": NaN }).path).toBe('value["1x"]');
