@@ -390,3 +390,26 @@ describe("edges the first mutation run found unguarded", () => {
     await expect(ring.get(KID, 0)).rejects.toThrow("The JWKS from the authority is not a set of Ed25519 keys");
   });
 });
+
+describe("edges the second mutation run found unguarded", () => {
+  it("a header that is not JSON is TOKEN_MALFORMED", () => {
+    expect(() => readGrantHeader(`${Buffer.from("{nope").toString("base64url")}.e30.c2ln`)).toThrow(
+      expect.objectContaining({ code: "TOKEN_MALFORMED" }),
+    );
+  });
+
+  it("after a failed fetch the next call fetches again", async () => {
+    let fetches = 0;
+    const ring = new KeyRing(
+      "the authority",
+      () => {
+        fetches++;
+        return fetches === 1 ? Promise.reject(new Error("down")) : Promise.resolve(jwks);
+      },
+      { refetchIntervalMs: 10_000, maxAgeMs: 60_000 },
+    );
+    await expect(ring.get(KID, 0)).rejects.toMatchObject({ code: "KEYS_UNAVAILABLE" });
+    await expect(ring.get(KID, 1)).resolves.toBeDefined();
+    expect(fetches).toBe(2);
+  });
+});
