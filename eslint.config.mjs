@@ -5,6 +5,8 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   { ignores: ["dist/", "coverage/", ".tmp/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  // StrykerJS sandboxes and reports (npm run mutation).
+  { ignores: [".stryker-tmp/", "reports/"] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -8,7 +8,12 @@ const transform = (tsconfig) => ({ "^.+\\.ts$": ["ts-jest", { tsconfig }] });
 const moduleNameMapper = { "^(\\.{1,2}/.*)\\.js$": "$1" };
 
 // Scratch installs of the packed tarball and its consumer fixtures are not ours to map.
-const modulePathIgnorePatterns = ["<rootDir>/.tmp/", "<rootDir>/test/package/fixtures/", "<rootDir>/dist/"];
+const modulePathIgnorePatterns = [
+  "<rootDir>/.tmp/",
+  "<rootDir>/test/package/fixtures/",
+  "<rootDir>/dist/",
+  "<rootDir>/.stryker-tmp/",
+];
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -9,6 +9,7 @@ import { HttpGateway } from "./gateway/http.js";
 import type { IntentInput } from "./intent/capture.js";
 import { observe, ownOptions, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
 import { registerClientFactory } from "./default-client.js";
+import { withCircuitBreaker } from "./gateway/breaker.js";
 import { makeGate, type GateDecorator, type GateOptions } from "./gate/gate.js";
 
 /** Options of `client.enforce` when it should also run the action. */
@@ -70,6 +71,9 @@ export class DecionisClient {
         },
       });
     }
+    gateway = withCircuitBreaker(gateway, resolved.circuitBreaker, (e) => {
+      observe(resolved.hooks.onCircuitStateChange, e);
+    });
     this.#enforcer = new Enforcer(resolved, gateway);
   }
 

@@ -38,6 +38,7 @@ export type {
   WireOutcome,
 } from "./gateway/wire.js";
 export { HttpGateway, type HttpGatewayOptions } from "./gateway/http.js";
+export type { CircuitBreakerOptions, CircuitState, CircuitStateChange } from "./gateway/breaker.js";
 export { RetryPolicy, type RetryPolicyOptions } from "./retry.js";
 export type { ClientOptions, ClientHooks, VerifyMode } from "./options.js";
 export type { Mode } from "./gateway/wire.js";

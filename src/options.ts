@@ -13,6 +13,7 @@ import { MODES, wireJwksSchema, type Mode, type WireJwks } from "./gateway/wire.
 import type { ReplayStore } from "./grants/replay.js";
 import { HEADER_SAFE } from "./intent/capture.js";
 import { RetryPolicy } from "./retry.js";
+import type { CircuitBreakerOptions, CircuitStateChange } from "./gateway/breaker.js";
 
 /** Told of every decision, retry and error. Hooks observe; what they throw is ignored. */
 export interface ClientHooks {
@@ -25,6 +26,8 @@ export interface ClientHooks {
   onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => unknown;
   /** When a gated call fails for any reason other than the gated function's own error. */
   onError?: (event: { error: unknown; intent: ExecutionIntent | undefined }) => unknown;
+  /** When the client's circuit breaker opens, half-opens for a probe, or closes. */
+  onCircuitStateChange?: (event: CircuitStateChange) => unknown;
 }
 
 /** The hooks {@link ClientHooks} knows; `onCircuitStateChange` belongs to the circuit breaker. @internal */
@@ -189,6 +192,15 @@ export interface ClientOptions {
   /** Where grant ids are claimed once. @default a bounded in-memory store */
   replayStore?: ReplayStore;
   /**
+   * Fail fast when the authority is down: after `failureThreshold` consecutive
+   * transport failures (network, timeout, 5xx, retries exhausted on those),
+   * every call throws `CircuitOpenError` at once, without a request, for
+   * `cooldownMs`; then one probe call goes out, and its success closes the
+   * circuit. An answer of any kind (4xx, BLOCK) is not a failure. `false` turns it off.
+   * @default { failureThreshold: 5, cooldownMs: 10_000 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
    * `"SHADOW"` runs gated calls without waiting and only reports what the
    * authority would have decided (`hooks.onDecision` with `shadow: true`).
    * @default "ENFORCEMENT"
@@ -233,8 +245,7 @@ export interface ResolvedOptions {
   waitTimeoutMs: number | undefined;
   reportOutcome: boolean;
   maxShadowInFlight: number;
-  /** Passed through to the circuit breaker, which checks it. */
-  circuitBreaker: unknown;
+  circuitBreaker: Required<CircuitBreakerOptions> | false;
 }
 
 /** @internal */
@@ -247,6 +258,7 @@ export const DEFAULTS = {
   clockSkewMs: 5_000,
   keysRefetchIntervalMs: 10_000,
   maxShadowInFlight: 64,
+  circuitBreaker: { failureThreshold: 5, cooldownMs: 10_000 },
 } as const;
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
@@ -331,6 +343,18 @@ const optionsSchema = z.object({
   waitTimeoutMs: z.number().int().min(0).optional(),
   reportOutcome: z.boolean().optional(),
   maxShadowInFlight: z.number().int().min(0).max(100_000).optional(),
+  circuitBreaker: z
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          failureThreshold: z.number().int().min(1).max(1000).optional(),
+          cooldownMs: z.number().int().min(1).max(3_600_000).optional(),
+        }),
+      ],
+      "must be false or { failureThreshold?: 1..1000, cooldownMs?: 1..3600000 }",
+    )
+    .optional(),
   hooks: z
     .object({
       onDecision: z.function().optional(),
@@ -419,6 +443,12 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
     waitTimeoutMs: o.waitTimeoutMs,
     reportOutcome: o.reportOutcome ?? false,
     maxShadowInFlight: o.maxShadowInFlight ?? DEFAULTS.maxShadowInFlight,
-    circuitBreaker: own["circuitBreaker"],
+    circuitBreaker:
+      o.circuitBreaker === false
+        ? false
+        : {
+            failureThreshold: o.circuitBreaker?.failureThreshold ?? DEFAULTS.circuitBreaker.failureThreshold,
+            cooldownMs: o.circuitBreaker?.cooldownMs ?? DEFAULTS.circuitBreaker.cooldownMs,
+          },
   };
 }

@@ -20,5 +20,6 @@ export {
   NetworkError,
   TimeoutError,
   RetryExhaustedError,
+  CircuitOpenError,
   type ServerErrorInfo,
 } from "./transport.js";

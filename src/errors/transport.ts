@@ -159,3 +159,31 @@ export class RetryExhaustedError extends DecionisError {
     this.attempts = attempts;
   }
 }
+
+/**
+ * The client's circuit breaker is open: the authority failed
+ * `failureThreshold` times in a row, so calls fail at once, without a request,
+ * until the cool-down ends and one probe call succeeds. Nothing ran.
+ *
+ * @example
+ * try { await transfer(order) }
+ * catch (e) { if (e instanceof CircuitOpenError) queueForLater(order, e.retryAfterMs) }
+ */
+export class CircuitOpenError extends TransportError {
+  static override readonly errorName: string = "CircuitOpenError";
+  /** Time left of the cool-down, ms; 0 while a probe call is out. */
+  readonly retryAfterMs: number;
+  constructor(info: { failures: number; retryAfterMs: number }) {
+    super(
+      info.retryAfterMs > 0
+        ? `The authority failed ${info.failures} times in a row: failing fast for ${Math.ceil(info.retryAfterMs)} ms more (circuit open); nothing was sent.`
+        : "The circuit to the authority is half-open and its probe call is still out: failing fast; nothing was sent.",
+      {
+        code: "CIRCUIT_OPEN",
+        retryable: false,
+        details: { failures: info.failures, retryAfterMs: Math.ceil(info.retryAfterMs) },
+      },
+    );
+    this.retryAfterMs = Math.ceil(info.retryAfterMs);
+  }
+}

@@ -21,6 +21,13 @@ export interface EnforceRequest {
 /** Per-call options of a gateway method. */
 export interface GatewayCallOptions {
   readonly signal?: AbortSignal | undefined;
+  /**
+   * `idempotency-key` of a consume-token or outcome request (protocol 4, 6):
+   * the same key on every attempt lets the authority replay its first answer.
+   * Visible ASCII, 1..180 characters.
+   * @default a new random UUID per call, re-sent unchanged on each retry
+   */
+  readonly idempotencyKey?: string | undefined;
 }
 
 /**

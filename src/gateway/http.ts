@@ -1,34 +1,24 @@
 /**
  * The HTTP gateway: axios with keep-alive agents and axios-retry. The only file
- * that imports axios, and the one place where an `AxiosError` is turned into a
- * typed error, so no request config (and no API key) ever leaves it.
+ * that sends with axios; an `AxiosError` never leaves it (error-map.ts turns it
+ * into a typed error), so no request config (and no API key) ever does.
  */
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import * as timers from "node:timers";
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from "axios";
 import axiosRetry from "axios-retry";
-import { ContractError } from "../errors/decision.js";
 import type { DecionisError } from "../errors/base.js";
-import {
-  AuthenticationError,
-  IdempotencyConflictError,
-  NetworkError,
-  PermissionDeniedError,
-  RateLimitError,
-  RequestRejectedError,
-  RetryExhaustedError,
-  ServerError,
-  TimeoutError,
-  TransportError,
-  type ServerErrorInfo,
-} from "../errors/transport.js";
+import { ConfigurationError } from "../errors/input.js";
+import { NetworkError, RateLimitError, RetryExhaustedError, TransportError } from "../errors/transport.js";
 import type { RetryPolicy } from "../retry.js";
 import { VERSION } from "../version.js";
+import { MAX_RESPONSE_BYTES, mapAxiosError, parseBody } from "./error-map.js";
 import type { DecisionGateway, EnforceRequest, GatewayCallOptions } from "./gateway.js";
-import { wireErrorBodySchema, type WireConsumeRequest, type WireOutcome } from "./wire.js";
+import type { WireConsumeRequest, WireOutcome } from "./wire.js";
 
-/** Largest response body accepted (protocol 1). */
-export const MAX_RESPONSE_BYTES = 100 * 1024;
+export { MAX_RESPONSE_BYTES, mapAxiosError, parseRetryAfter } from "./error-map.js";
 
 /** Options of the {@link HttpGateway}. */
 export interface HttpGatewayOptions {
@@ -41,6 +31,31 @@ export interface HttpGatewayOptions {
 }
 
 const RETRY_STATE = "axios-retry";
+/** Config field carrying the caller's own signal across attempts (axios-retry re-sends the same config). */
+const CALLER_SIGNAL = "decionisCallerSignal";
+/** Config field holding the running attempt's wall-clock deadline. */
+const ATTEMPT = "decionisAttempt";
+
+// Taken once, at load: fake timers a caller's tests install later must neither
+// stall a request's deadline nor fire it early.
+const { setTimeout, clearTimeout } = timers;
+
+/** One attempt's deadline: an own signal aborted at `timeoutMs`, or when the caller's aborts. */
+interface Attempt {
+  readonly controller: AbortController;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly caller: AbortSignal | undefined;
+  readonly onCallerAbort: () => void;
+  timedOut: boolean;
+}
+type AttemptConfig = Record<string, unknown> & { signal?: unknown };
+
+/**
+ * A header value Node and axios send byte for byte: visible ASCII, inner spaces
+ * allowed. axios strips control characters and trims spaces and tabs silently,
+ * which would send another key than the one bound.
+ */
+const VERBATIM_HEADER = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 /** Whether the environment names a proxy axios would use (it then resolves it per request, NO_PROXY included). */
 function usesEnvProxy(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
@@ -64,8 +79,17 @@ export class HttpGateway implements DecisionGateway {
   readonly #timeoutMs: number;
   readonly #delays = new WeakMap<object, number>();
 
+  /** Forms of the key a server could echo back, scrubbed from every error. */
+  readonly #secrets: readonly string[];
+
   constructor(options: HttpGatewayOptions) {
+    if (!/^[\x21-\x7e]+$/.test(options.apiKey))
+      throw new ConfigurationError(
+        "apiKey",
+        "apiKey must be printable ASCII without spaces or control characters: check for a stray newline or quote",
+      );
     this.#authorization = `Bearer ${options.apiKey}`;
+    this.#secrets = [...new Set([options.apiKey, encodeURIComponent(options.apiKey)])];
     this.#policy = options.retryPolicy;
     this.#timeoutMs = options.timeoutMs;
     this.#http = axios.create({
@@ -89,11 +113,26 @@ export class HttpGateway implements DecisionGateway {
       },
     });
     const policy = this.#policy;
+    // Registered before axios-retry's, so each attempt's deadline is cleared
+    // (and a timeout named) before axios-retry decides on a retry.
+    this.#http.interceptors.request.use((config) => this.#startAttempt(config), undefined, { synchronous: true });
+    this.#http.interceptors.response.use(
+      (response) => {
+        endAttempt(response.config as unknown as AttemptConfig);
+        return response;
+      },
+      (error: unknown) => {
+        const config = (error as AxiosError | undefined)?.config as AttemptConfig | undefined;
+        if (config !== undefined && endAttempt(config)) (error as AxiosError).code = "ETIMEDOUT";
+        throw error;
+      },
+    );
     axiosRetry(this.#http, {
       retries: policy.maxRetries,
       shouldResetTimeout: true,
       retryCondition: (error) => {
-        const mapped = mapAxiosError(error, this.#timeoutMs);
+        if ((error.config?.signal as AbortSignal | undefined)?.aborted === true) return false;
+        const mapped = mapAxiosError(error, this.#timeoutMs, this.#secrets);
         if (!(mapped instanceof TransportError) || !mapped.retryable) return false;
         const retry = (retryState(error)?.retryCount ?? 0) + 1;
         const retryAfterMs = mapped instanceof RateLimitError ? mapped.retryAfterMs : undefined;
@@ -106,7 +145,7 @@ export class HttpGateway implements DecisionGateway {
       onRetry: (count, error) => {
         options.onRetry?.({
           attempt: count,
-          error: mapAxiosError(error, this.#timeoutMs),
+          error: mapAxiosError(error, this.#timeoutMs, this.#secrets),
           delayMs: this.#delays.get(error) ?? 0,
         });
       },
@@ -134,7 +173,11 @@ export class HttpGateway implements DecisionGateway {
   }
 
   consumeToken(request: WireConsumeRequest, options: GatewayCallOptions = {}): Promise<unknown> {
-    return this.#send("post", "/v1/execution/consume-token", JSON.stringify(request), options);
+    // One key per call, re-sent on each retry: a retry after a lost answer gets the
+    // first answer replayed instead of TOKEN_ALREADY_CONSUMED (protocol 4).
+    return this.#send("post", "/v1/execution/consume-token", JSON.stringify(request), options, {
+      "idempotency-key": options.idempotencyKey ?? randomUUID(),
+    });
   }
 
   getJwks(options: GatewayCallOptions & { url?: string } = {}): Promise<unknown> {
@@ -153,6 +196,8 @@ export class HttpGateway implements DecisionGateway {
       `/v1/authority/decisions/${encodeURIComponent(decisionId)}/outcome`,
       JSON.stringify(outcome),
       options,
+      // Stored once however many attempts it takes (protocol 6).
+      { "idempotency-key": options.idempotencyKey ?? randomUUID() },
     );
   }
 
@@ -173,10 +218,20 @@ export class HttpGateway implements DecisionGateway {
     headers: Record<string, string> = {},
     authenticate = true,
   ): Promise<unknown> {
+    for (const [name, value] of Object.entries(headers))
+      if (!VERBATIM_HEADER.test(value) || (name === "idempotency-key" && value.length > 180))
+        // The value is not quoted: it could be a secret.
+        throw new ConfigurationError(
+          name,
+          `The ${name} header would not reach the authority as given: use 1..180 visible ASCII characters, no control characters or surrounding spaces; nothing was sent`,
+        );
     if (authenticate) headers.authorization = this.#authorization;
-    const config: AxiosRequestConfig<string> = { method, url, headers };
+    const config: AxiosRequestConfig<string> & AttemptConfig = { method, url, headers };
     if (data !== undefined) config.data = data;
-    if (options.signal !== undefined) config.signal = options.signal;
+    if (options.signal !== undefined) {
+      config.signal = options.signal;
+      config[CALLER_SIGNAL] = options.signal;
+    }
     let response: AxiosResponse<string>;
     try {
       response = await this.#http.request<string>(config);
@@ -186,11 +241,35 @@ export class HttpGateway implements DecisionGateway {
     return parseBody(response.data, response.status);
   }
 
+  /** Arms the attempt's wall-clock deadline: connect, headers and body (protocol 1). */
+  #startAttempt<C extends object>(config: C): C {
+    const c = config as unknown as AttemptConfig;
+    const caller = c[CALLER_SIGNAL] as AbortSignal | undefined;
+    const controller = new AbortController();
+    const attempt: Attempt = {
+      controller,
+      caller,
+      timedOut: false,
+      onCallerAbort: () => {
+        controller.abort();
+      },
+      timer: setTimeout(() => {
+        attempt.timedOut = true;
+        controller.abort();
+      }, this.#timeoutMs),
+    };
+    if (caller?.aborted === true) controller.abort();
+    else caller?.addEventListener("abort", attempt.onCallerAbort, { once: true });
+    c[ATTEMPT] = attempt;
+    c.signal = controller.signal;
+    return config;
+  }
+
   #finalError(error: unknown, signal: AbortSignal | undefined): unknown {
     if (signal?.aborted) return signal.reason;
     if (!axios.isAxiosError(error))
       return error instanceof TransportError ? error : new NetworkError("request failed", undefined);
-    const mapped = mapAxiosError(error, this.#timeoutMs);
+    const mapped = mapAxiosError(error, this.#timeoutMs, this.#secrets);
     if (!(mapped instanceof TransportError) || !mapped.retryable) return mapped;
     const retries = retryState(error)?.retryCount ?? 0;
     // Stopped early because Retry-After was beyond the cap: say so as the 429 itself.
@@ -199,80 +278,19 @@ export class HttpGateway implements DecisionGateway {
   }
 }
 
+/** Clears an attempt's deadline; true when it fired. */
+function endAttempt(config: AttemptConfig): boolean {
+  const attempt = config[ATTEMPT] as Attempt | undefined;
+  if (attempt === undefined) return false;
+  config[ATTEMPT] = undefined;
+  clearTimeout(attempt.timer);
+  attempt.caller?.removeEventListener("abort", attempt.onCallerAbort);
+  // axios-retry re-sends this config: it must carry the caller's signal, not a spent one.
+  if (attempt.caller === undefined) delete config.signal;
+  else config.signal = attempt.caller;
+  return attempt.timedOut;
+}
+
 function retryState(error: AxiosError): { retryCount?: number } | undefined {
   return (error.config as Record<string, unknown> | undefined)?.[RETRY_STATE] as { retryCount?: number } | undefined;
-}
-
-function parseBody(text: unknown, status: number): unknown {
-  if (typeof text !== "string" || text === "") {
-    if (status === 202 || status === 204) return undefined;
-    throw new ContractError(`The authority answered ${status} with an empty body.`, { reason: "EMPTY_BODY" });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ContractError(`The authority answered ${status} with a body that is not JSON.`, {
-      reason: "NOT_JSON",
-    });
-  }
-}
-
-/**
- * Parses `Retry-After`: delta-seconds or an HTTP date.
- * @internal
- */
-export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
-  if (typeof value !== "string" || value.trim() === "") return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-function serverInfo(response: AxiosResponse): ServerErrorInfo {
-  const info: ServerErrorInfo = { status: response.status };
-  if (typeof response.data !== "string") return info;
-  try {
-    const body = wireErrorBodySchema.safeParse(JSON.parse(response.data));
-    if (body.success) {
-      info.serverCode = body.data.error.code;
-      info.serverMessage = body.data.error.message.slice(0, 500);
-      if (body.data.error.details !== undefined) info.serverDetails = body.data.error.details;
-    }
-  } catch {
-    // Not JSON: the status says enough.
-  }
-  return info;
-}
-
-/**
- * Turns an axios failure into the SDK's typed error. The AxiosError itself
- * is never kept as a cause: it holds the request config and its headers.
- * @internal
- */
-export function mapAxiosError(error: AxiosError, timeoutMs: number): DecionisError {
-  const response = error.response;
-  if (response !== undefined) {
-    const info = serverInfo(response);
-    const status = response.status;
-    if (status === 401) return new AuthenticationError(info);
-    if (status === 403) return new PermissionDeniedError(info);
-    if (status === 409 && info.serverCode === "IDEMPOTENCY_IN_FLIGHT") return new IdempotencyConflictError(info);
-    if (status === 429) return new RateLimitError(info, parseRetryAfter(response.headers["retry-after"]));
-    if (status >= 500) return new ServerError({ ...info, status });
-    if (status >= 300 && status < 400)
-      return new ContractError(`The authority answered with a redirect (${status}); redirects are not followed.`, {
-        reason: "REDIRECT",
-      });
-    return new RequestRejectedError(info);
-  }
-  const code = error.code ?? "";
-  if (code === "ETIMEDOUT" || code === "ECONNABORTED") return new TimeoutError(timeoutMs);
-  if (code === "ERR_BAD_RESPONSE" && /maxContentLength/.test(error.message))
-    return new ContractError(`The authority's response is over ${MAX_RESPONSE_BYTES / 1024} KiB.`, {
-      reason: "RESPONSE_TOO_LARGE",
-    });
-  // Keep only the socket-level facts: code and message carry no headers.
-  const cause = Object.assign(new Error(error.message), { code });
-  return new NetworkError(code === "" ? error.message : `${code} (${error.message})`, cause, { errno: code });
 }
