@@ -363,8 +363,6 @@ const optionsSchema = z.object({
       onCircuitStateChange: z.function().optional(),
     })
     .optional(),
-  // Checked by the circuit breaker.
-  circuitBreaker: z.unknown().optional(),
 });
 
 /**
