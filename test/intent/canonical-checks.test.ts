@@ -88,7 +88,24 @@ describe("refusals name the path and the fix", () => {
     ["a Date", new Date(0), "a Date is not JSON data: pass an ISO string instead"],
     ["a Map", new Map(), "a Map is not JSON data: convert it to a plain object or array"],
     ["a Set", new Set(), "a Set is not JSON data: convert it to a plain object or array"],
-    ["a class instance", new (class Order {})(), "a Order is not JSON data: convert it to plain objects"],
+    [
+      "a class instance with an accessor",
+      new (class Order {
+        get total() {
+          return 1;
+        }
+      })(),
+      "a Order is not JSON data: convert it to plain objects",
+    ],
+    [
+      "a class instance with its own toJSON",
+      new (class Order {
+        toJSON() {
+          return 1;
+        }
+      })(),
+      "a Order is not JSON data",
+    ],
     ["a Buffer", Buffer.from("x"), "a Buffer is not JSON data"],
   ])("%s", (_what, bad, message) => {
     const error = refusal({ order: { lines: [1, bad] } }, "parameters");
@@ -97,14 +114,16 @@ describe("refusals name the path and the fix", () => {
     expect(error.code).toBe("VALIDATION_FAILED");
   });
 
-  it("an object whose prototype is not Object's, even if it looks plain", () => {
-    const proto = Object.create(null) as object;
-    const sneaky = Object.create(proto) as object;
-    expect(refusal({ x: sneaky }).message).toContain("an object with a custom prototype is not JSON data");
-    const named = Object.create({ constructor: { name: "Object" } }) as object;
-    expect(refusal({ x: named }).path).toBe("value.x");
-    const anonymous = new (class {})();
-    expect(refusal(anonymous).message).toContain("an object with a custom prototype");
+  it("a data-only instance (a DTO) reads as the plain object it holds, whatever its prototype", () => {
+    const dto = new (class Order {
+      symbol = "EURUSD";
+      qty = 2;
+    })();
+    expect(canonicalJson({ x: dto })).toBe(canonicalJson({ x: { symbol: "EURUSD", qty: 2 } }));
+    const bare = Object.create(Object.create(null) as object) as object;
+    expect(canonicalJson({ x: bare })).toBe('{"x":{}}');
+    const getter = Object.create({}, { secret: { get: () => 1, enumerable: true } }) as object;
+    expect(refusal({ x: getter }).path).toBe("value.x");
   });
 
   it("intentHash names the binding in its refusals", () => {

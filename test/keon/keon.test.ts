@@ -531,7 +531,11 @@ describe("faults", () => {
     await start();
     const keon = client();
     const correlationId = CID;
-    const answer = receipt({ expiresAt: new Date(Date.now() + 30_000).toISOString() });
+    // A receipt id of its own: grants are single-use per process, across clients and tests.
+    const answer = receipt({
+      receiptId: "dr-01932b3c-4d5e-7890-abcd-ef12345678ff",
+      expiresAt: new Date(Date.now() + 30_000).toISOString(),
+    });
     server.fail("decide", { status: 200, json: answer }, { status: 200, json: answer });
     const fn = jest.fn();
     await keon.enforce(intent({ correlationId }), { execute: fn });
