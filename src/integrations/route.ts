@@ -87,12 +87,14 @@ export function routeGate<Req>(
     };
     Object.defineProperty(proceedThrough, "name", { value: operation });
     const { target, ...rest } = options;
-    return gate(proceedThrough, {
-      ...(rest as unknown as GateOptions<[unknown, Proceed]>),
-      resource: options.resource ?? ((request: unknown) => pathOf(request as RequestLike)),
-      parameters: options.parameters ?? ((request: unknown) => parametersOf(request as RequestLike)),
+    const gateOptions = {
+      ...rest,
+      resource: options.resource ?? ((request: Req) => pathOf(request as RequestLike)),
+      parameters: options.parameters ?? ((request: Req) => parametersOf(request as RequestLike)),
       ...(target === undefined ? {} : { target }),
-    });
+    };
+    // The gate's resolvers receive the gated function's arguments: (request, proceed).
+    return gate(proceedThrough, gateOptions as unknown as GateOptions<[unknown, Proceed]>);
   };
   // Validates the options at declaration (an empty action throws here, not per request).
   make("route");

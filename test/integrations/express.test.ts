@@ -135,7 +135,8 @@ test("default parameters are the route's params and query, and the resource its 
   const [entry] = h.authority.decisions().slice(-1);
   const decided = JSON.stringify(entry?.request);
   expect(decided).toContain('"/accounts/42"');
-  expect(decided).toContain('"view":"full"');
+  expect(entry?.request.action.parameters).toEqual({ params: { id: "42" }, query: { view: "full" } });
+  expect(entry?.request.downstream_target.operation).toBe("GET /accounts/:id");
 });
 
 test("errors that are not the SDK's pass through to the app's own handler", async () => {
