@@ -4,7 +4,18 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "coverage/", ".tmp/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  {
+    ignores: [
+      "dist/",
+      "coverage/",
+      ".tmp/",
+      "node_modules/",
+      "**/*.js",
+      "**/*.mjs",
+      "**/*.cjs",
+      "test/integrations/nestjs/v12/",
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
