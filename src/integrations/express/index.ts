@@ -3,7 +3,7 @@
  * an error handler that answers SDK errors as RFC 9457 problems (Express 5).
  *
  * @example
- * import { gateRoute, decionisErrorHandler } from "decionis/express";
+ * // import { … } from decionis/express (the sub-path)
  * app.post("/orders", express.json(), gateRoute({
  *   action: "PLACE_ORDER",
  *   actor: (req) => ({ id: req.get("x-account-id") ?? "anonymous", type: "CUSTOMER" }),

@@ -6,7 +6,7 @@
  * see `request.body`, `request.params` and whatever authentication set.
  *
  * @example
- * import { decionisPlugin, gateRoute } from "decionis/fastify";
+ * // import { … } from decionis/fastify (the sub-path)
  * await app.register(decionisPlugin, { client });
  * app.post("/orders/:symbol", {
  *   preHandler: gateRoute({ action: "PLACE_ORDER", actor: (req) => ({ id: req.user.id, type: "CUSTOMER" }) }),
