@@ -7,6 +7,8 @@ export default tseslint.config(
   { ignores: ["dist/", "coverage/", ".tmp/", "node_modules/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
   // StrykerJS sandboxes and reports (npm run mutation).
   { ignores: [".stryker-tmp/", "reports/"] },
+  // Nest 12 has its own install and copies of src (test/integrations/nestjs/nest12.test.ts).
+  { ignores: ["test/integrations/nestjs/v12/"] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

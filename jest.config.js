@@ -22,6 +22,8 @@ module.exports = {
       displayName: "tc39",
       testEnvironment: "node",
       testMatch: ["<rootDir>/test/**/*.test.ts"],
+      // NestJS needs legacy decorators with metadata: its suites run in the project below only.
+      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/integrations/nestjs/"],
       transform: transform("<rootDir>/tsconfig.jest.json"),
       moduleNameMapper,
       modulePathIgnorePatterns,
@@ -29,7 +31,7 @@ module.exports = {
     {
       displayName: "legacy-decorators",
       testEnvironment: "node",
-      testMatch: ["<rootDir>/test/decorators/**/*.test.ts"],
+      testMatch: ["<rootDir>/test/decorators/**/*.test.ts", "<rootDir>/test/integrations/nestjs/**/*.test.ts"],
       transform: transform("<rootDir>/tsconfig.jest.legacy.json"),
       moduleNameMapper,
       modulePathIgnorePatterns,

@@ -48,3 +48,22 @@ test.each([
   },
   20_000,
 );
+
+test.each([
+  ["express", []],
+  ["fastify", []],
+  // Nest needs legacy decorators.
+  ["nestjs", ["--tsconfig", "tsconfig.legacy.json"]],
+])(
+  "examples/frameworks/%s.ts serves a gated route: 201 on ALLOW, 202 for review, 403 for a block as problem+json",
+  async (name, flags) => {
+    const { stdout } = await run(process.execPath, [TSX, ...flags, join("examples", "frameworks", `${name}.ts`)], {
+      cwd: ROOT,
+      timeout: 20_000,
+    });
+    expect(stdout).toMatch(/ 40: 201 application\/json/);
+    expect(stdout).toMatch(/ 200: 202 application\/problem\+json.*"reason_codes":\["REFUND_NEEDS_REVIEW"\]/);
+    expect(stdout).toMatch(/ 900: 403 application\/problem\+json.*"decision_status":"BLOCK"/);
+  },
+  25_000,
+);
