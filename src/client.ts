@@ -8,7 +8,8 @@ import { type DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
 import { wireHealthSchema } from "./gateway/wire.js";
 import type { ExecutionIntent, IntentInput } from "./intent/capture.js";
-import { observe, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
+import { observe, resolveOptions, type ClientHooks, type ClientOptions, type VerifyMode } from "./options.js";
+import { beginCall, type ObservedCall } from "./call-observer.js";
 import { makeGate, type GateDecorator, type GateOptions } from "./gate/gate.js";
 
 /** Options of `client.enforce` when it should also run the action. */
@@ -41,9 +42,11 @@ export class DecionisClient {
   readonly system: string | undefined;
   readonly #gateway: DecisionGateway;
   readonly #enforcer: Enforcer;
+  readonly #hooks: ClientHooks;
 
   constructor(options: ClientOptions = {}) {
     const resolved = resolveOptions(options);
+    this.#hooks = resolved.hooks;
     this.baseUrl = resolved.baseUrl;
     this.tenantId = resolved.tenantId;
     this.system = resolved.system;
@@ -100,26 +103,38 @@ export class DecionisClient {
     }
     let intent: ExecutionIntent | undefined;
     let decision: Decision;
+    let observed: ObservedCall | undefined;
+    let waitMs: number | undefined;
     try {
       intent = this.#enforcer.capture(input, "ENFORCEMENT");
-      decision = await this.#enforcer.ask(intent, call.verify, call.signal);
+      observed = beginCall(this.#hooks, { intent, verify: call.verify, escalation: call.escalation });
+      decision = await this.#enforcer.ask(intent, call.verify, call.signal, observed);
       if (decision.status !== "ALLOW") {
         if (call.escalation !== "wait" || !Enforcer.escalates(decision)) throw new BlockedError(decision);
-        decision = await this.#enforcer.waitFor(
-          decision,
-          {
-            ...(call.waitTimeoutMs === undefined ? {} : { timeoutMs: call.waitTimeoutMs }),
-            ...(call.signal === undefined ? {} : { signal: call.signal }),
-          },
-          call.verify,
-        );
+        const waitStarted = performance.now();
+        // An observer hears how long a person took, granted or not.
+        decision = await this.#enforcer
+          .waitFor(
+            decision,
+            {
+              ...(call.waitTimeoutMs === undefined ? {} : { timeoutMs: call.waitTimeoutMs }),
+              ...(call.signal === undefined ? {} : { signal: call.signal }),
+            },
+            call.verify,
+          )
+          .finally(() => (waitMs = performance.now() - waitStarted));
       }
-      if (execute === undefined) return decision;
+      if (execute === undefined) {
+        observed?.end({ decision, error: undefined, waitMs });
+        return decision;
+      }
       // An abort that lands after the answer still stops the run.
       call.signal?.throwIfAborted();
       await this.#enforcer.claim(decision);
       call.signal?.throwIfAborted();
+      observed?.end({ decision, error: undefined, waitMs });
     } catch (error) {
+      observed?.end({ decision: error instanceof BlockedError ? error.decision : undefined, error, waitMs });
       this.#enforcer.reportError(error, intent);
       throw error;
     }
@@ -135,10 +150,15 @@ export class DecionisClient {
   async decide(input: IntentInput, options: CallOptions = {}): Promise<Decision> {
     const call = this.#enforcer.settings(options);
     let intent: ExecutionIntent | undefined;
+    let observed: ObservedCall | undefined;
     try {
       intent = this.#enforcer.capture(input, call.mode);
-      return await this.#enforcer.ask(intent, call.verify, call.signal);
+      observed = beginCall(this.#hooks, { intent, verify: call.verify, escalation: call.escalation });
+      const decision = await this.#enforcer.ask(intent, call.verify, call.signal, observed);
+      observed?.end({ decision, error: undefined, waitMs: undefined });
+      return decision;
     } catch (error) {
+      observed?.end({ decision: undefined, error, waitMs: undefined });
       this.#enforcer.reportError(error, intent);
       throw error;
     }

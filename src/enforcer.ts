@@ -27,6 +27,7 @@ import { captureIntent, type ExecutionIntent, type IntentInput } from "./intent/
 import { sha256Tagged } from "./intent/canonical.js";
 import { observe, parseOptions, type ClientHooks, type ResolvedOptions, type VerifyMode } from "./options.js";
 import { OutcomeQueue, outcomeOf } from "./outcome.js";
+import type { ObservedCall } from "./call-observer.js";
 
 /** Per-call options of `enforce` / `decide`; each overrides the client's. */
 export interface CallOptions {
@@ -158,7 +159,7 @@ export class Enforcer {
    * transport and contract failures, a binding mismatch, or an ALLOW that fails
    * acceptance or (with `verify: "signature"`) its signature and claims.
    */
-  async ask(intent: ExecutionIntent, verify: VerifyMode, signal?: AbortSignal): Promise<Decision> {
+  async ask(intent: ExecutionIntent, verify: VerifyMode, signal?: AbortSignal, call?: ObservedCall): Promise<Decision> {
     const started = performance.now();
     asking++;
     try {
@@ -166,7 +167,7 @@ export class Enforcer {
       try {
         body = await this.gateway.enforceAndBind(
           enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId),
-          { signal },
+          call === undefined ? { signal } : call.gatewayOptions(signal),
         );
       } catch (error) {
         throw asSdkError(error, signal);

@@ -41,6 +41,8 @@ export interface HttpGatewayOptions {
 }
 
 const RETRY_STATE = "axios-retry";
+/** Where a request's own retry callback (a call observer's) rides on its axios config, retries included. */
+const CALL_RETRY = "decionisOnRetry";
 
 /** Whether the environment names a proxy axios would use (it then resolves it per request, NO_PROXY included). */
 function usesEnvProxy(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
@@ -104,11 +106,14 @@ export class HttpGateway implements DecisionGateway {
       },
       retryDelay: (_count, error) => this.#delays.get(error) ?? 0,
       onRetry: (count, error) => {
-        options.onRetry?.({
+        const event = {
           attempt: count,
           error: mapAxiosError(error, this.#timeoutMs),
           delayMs: this.#delays.get(error) ?? 0,
-        });
+        };
+        options.onRetry?.(event);
+        const own = (error.config as Record<string, unknown> | undefined)?.[CALL_RETRY];
+        if (typeof own === "function") (own as (e: typeof event) => void)(event);
       },
     });
     // axios-retry's request interceptor is synchronous but registered as async, which
@@ -173,8 +178,11 @@ export class HttpGateway implements DecisionGateway {
     headers: Record<string, string> = {},
     authenticate = true,
   ): Promise<unknown> {
+    // The call's extra headers first: the gateway's own always win.
+    if (options.headers !== undefined) headers = { ...options.headers, ...headers };
     if (authenticate) headers.authorization = this.#authorization;
     const config: AxiosRequestConfig<string> = { method, url, headers };
+    if (options.onRetry !== undefined) (config as Record<string, unknown>)[CALL_RETRY] = options.onRetry;
     if (data !== undefined) config.data = data;
     if (options.signal !== undefined) config.signal = options.signal;
     let response: AxiosResponse<string>;
