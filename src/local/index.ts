@@ -19,6 +19,7 @@ import { Journal } from "./journal.js";
 import { KeyRing, type KeyFile } from "./keys.js";
 import { loadPolicies, type PoliciesFile } from "./policies.js";
 import { ProtocolError } from "./errors.js";
+import { ScriptedEvaluator, type DecideCallback } from "./scripted.js";
 
 export { LocalAuthorityError, type LocalAuthorityErrorCode } from "./errors.js";
 export {
@@ -35,6 +36,7 @@ export type { KeyFile } from "./keys.js";
 export type { PolicyVerdict } from "./evaluator.js";
 export type { DossierRecord, DossierIntegrity } from "./dossier.js";
 export type { OutcomeRecord } from "./authority.js";
+export type { DecideCallback, ScriptedOutcome } from "./scripted.js";
 
 /** Options of {@link startLocalAuthority}. Only `policies` is required. */
 export interface LocalAuthorityOptions {
@@ -64,6 +66,12 @@ export interface LocalAuthorityOptions {
   publicUrl?: string;
   /** Where warnings and internal errors go. @default console.error */
   log?: (message: string) => void;
+  /**
+   * Scripted outcomes for tests: asked first for each new decision; `undefined`
+   * lets the policies decide. Grants stay real (signed). See `decionis/testing`.
+   * @default none
+   */
+  decide?: DecideCallback;
 }
 
 /** One decision as the authority keeps it. */
@@ -125,6 +133,7 @@ const optionsSchema = z.object({
   latencyMs: z.number().int().min(0).max(60_000).optional(),
   publicUrl: z.url().optional(),
   log: z.function().optional(),
+  decide: z.function().optional(),
 });
 
 function urlHost(host: string): string {
@@ -169,7 +178,9 @@ export async function startLocalAuthority(options: LocalAuthorityOptions): Promi
     ((message: string) => {
       console.error(message);
     });
-  const evaluator = new Evaluator(loadPolicies(options.policies));
+  const policies = loadPolicies(options.policies);
+  const evaluator =
+    options.decide === undefined ? new Evaluator(policies) : new ScriptedEvaluator(policies, options.decide);
   const keys =
     options.keys !== undefined
       ? KeyRing.from(options.keys)
