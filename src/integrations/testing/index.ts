@@ -292,9 +292,7 @@ function matches(actual: unknown, expected: unknown): boolean {
  * The matchers, for `expect.extend(decionisMatchers)` in jest or vitest.
  *
  * @example
- * // jest.setup.ts (or vitest.setup.ts)
- * import { expect } from "@jest/globals"; // or "vitest"
- * import { decionisMatchers } from "decionis/testing";
+ * // in a jest (or vitest) setup file, with decionisMatchers imported from decionis/testing:
  * expect.extend(decionisMatchers);
  */
 export const decionisMatchers = {
