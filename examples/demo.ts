@@ -41,6 +41,20 @@ async function main(): Promise<void> {
     const broker = await tradeThreeOrders();
     await tradeWithApproval(broker, () => riskOfficer(authority));
     console.log(`The broker executed ${broker.filled.length} of 4 orders; nothing else ran.`);
+    // The dossier links point at this process's authority: keep it up for a person
+    // at a terminal, and say so when it goes (CI, pipes: exit by ourselves).
+    if (process.stdout.isTTY && process.stdin.isTTY) {
+      console.log(`\nThe dossier links above stay live at ${authority.url} until you press Ctrl-C.`);
+      await new Promise<void>((resolve) =>
+        process.once("SIGINT", () => {
+          resolve();
+        }),
+      );
+    } else {
+      console.log(
+        "\nThe local authority stops now: the dossier links above end with it (run in a terminal to keep them).",
+      );
+    }
   });
 }
 

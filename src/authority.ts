@@ -9,7 +9,7 @@ import { DecionisError } from "./errors/base.js";
 import { ContractError, InvalidReceiptError } from "./errors/decision.js";
 import { ConfigurationError } from "./errors/input.js";
 import { RequestRejectedError, TransportError } from "./errors/transport.js";
-import { enforceRequest, type DecisionGateway } from "./gateway/gateway.js";
+import { enforceRequest, type DecisionGateway, type GatewayCallOptions } from "./gateway/gateway.js";
 import {
   wireConsumeResponseSchema,
   wireDecisionSchema,
@@ -114,9 +114,10 @@ export class Authority {
   async decide(
     intent: ExecutionIntent,
     signal: AbortSignal | undefined,
+    options: GatewayCallOptions = { signal },
   ): Promise<{ wire: WireDecision; raw: Record<string, unknown> }> {
     const request = enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId);
-    const body = await this.#call(() => this.gateway.enforceAndBind(request, { signal }), signal);
+    const body = await this.#call(() => this.gateway.enforceAndBind(request, options), signal);
     return { wire: parseDecision(body, "decision"), raw: body as Record<string, unknown> };
   }
 

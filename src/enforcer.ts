@@ -41,6 +41,7 @@ import {
   type VerifyMode,
 } from "./options.js";
 import { OutcomeQueue, outcomeOf } from "./outcome.js";
+import { beginCall, type ObservedCall } from "./call-observer.js";
 
 export { asSdkError } from "./authority.js";
 
@@ -226,31 +227,50 @@ export class Enforcer {
     const signal = call.signal;
     let intent: ExecutionIntent | undefined;
     let decision: Decision;
+    let observed: ObservedCall | undefined; // hooks.onCall: headers in, the final answer out
+    let waitMs: number | undefined;
     try {
       signal?.throwIfAborted();
       intent = this.#captureFrom(source, "ENFORCEMENT");
-      decision = await this.#ask(intent, call.verify, signal); // ask, accept, verify
-      if (decision.status !== "ALLOW") decision = await this.#escalated(decision, call);
-      if (run === undefined) return decision;
-      await this.#claim(decision, signal);
-      this.#recheck(source, intent);
-      // An abort that lands after the answer still stops the run.
-      signal?.throwIfAborted();
+      observed = beginCall(this.options.hooks, { intent, verify: call.verify, escalation: call.escalation });
+      decision = await this.#ask(intent, call.verify, signal, observed); // ask, accept, verify
+      if (decision.status !== "ALLOW") {
+        const waitStarted = performance.now();
+        try {
+          decision = await this.#escalated(decision, call);
+        } finally {
+          if (call.escalation === "wait") waitMs = performance.now() - waitStarted;
+        }
+      }
+      if (run !== undefined) {
+        await this.#claim(decision, signal);
+        this.#recheck(source, intent);
+        // An abort that lands after the answer still stops the run.
+        signal?.throwIfAborted();
+      }
     } catch (error) {
+      observed?.end({ decision: error instanceof BlockedError ? error.decision : undefined, error, waitMs });
       this.reportError(error, intent);
       throw error;
     }
+    observed?.end({ decision, error: undefined, waitMs });
+    if (run === undefined) return decision;
     return this.#run(decision, run, call.reportOutcome);
   }
 
   /** Asks for a decision and returns it whatever its status (`client.decide`). */
   async decide(source: IntentSource, call: CallSettings): Promise<Decision> {
     let intent: ExecutionIntent | undefined;
+    let observed: ObservedCall | undefined;
     try {
       call.signal?.throwIfAborted();
       intent = this.#captureFrom(source, call.mode);
-      return await this.#ask(intent, call.verify, call.signal);
+      observed = beginCall(this.options.hooks, { intent, verify: call.verify, escalation: call.escalation });
+      const decision = await this.#ask(intent, call.verify, call.signal, observed);
+      observed?.end({ decision, error: undefined, waitMs: undefined });
+      return decision;
     } catch (error) {
+      observed?.end({ decision: undefined, error, waitMs: undefined });
       this.reportError(error, intent);
       throw error;
     }
@@ -306,11 +326,16 @@ export class Enforcer {
    * transport and contract failures, a binding mismatch, or an ALLOW that fails
    * acceptance or (with `verify: "signature"`) its signature and claims.
    */
-  async #ask(intent: ExecutionIntent, verify: VerifyMode, signal: AbortSignal | undefined): Promise<Decision> {
+  async #ask(
+    intent: ExecutionIntent,
+    verify: VerifyMode,
+    signal: AbortSignal | undefined,
+    observed?: ObservedCall,
+  ): Promise<Decision> {
     const started = performance.now();
     asking++;
     try {
-      const { wire, raw } = await this.#authority.decide(intent, signal);
+      const { wire, raw } = await this.#authority.decide(intent, signal, observed?.gatewayOptions(signal));
       if (wire.action_hash !== intent.intentHash) throw new BindingMismatchError(intent.intentHash, wire.action_hash);
       const decision = toDecision(wire, raw, {
         intentId: intent.intentId,

@@ -28,10 +28,49 @@ export interface ClientHooks {
   onError?: (event: { error: unknown; intent: ExecutionIntent | undefined }) => unknown;
   /** When the client's circuit breaker opens, half-opens for a probe, or closes. */
   onCircuitStateChange?: (event: CircuitStateChange) => unknown;
+  /**
+   * At the start of each `enforce` / `decide` call, with the captured intent:
+   * return a {@link CallObserver} to add request headers (e.g. a W3C
+   * `traceparent`) and hear of that call's retries and end. `decionis/otel` is built on it.
+   */
+  onCall?: (event: CallStartEvent) => CallObserver | undefined;
+}
+
+/** What `hooks.onCall` is told when a decision call starts. */
+export interface CallStartEvent {
+  intent: ExecutionIntent;
+  verify: VerifyMode;
+  escalation: "throw" | "wait";
+}
+
+/** What a {@link CallObserver} is told once, when the decision is final (before anything runs) or the call failed. */
+export interface CallEndEvent {
+  /** The final decision, also for a `BlockedError`; `undefined` when none was accepted. */
+  decision: Decision | undefined;
+  /** Why the call failed (a `BlockedError` included); `undefined` on an accepted ALLOW or a returned decision. */
+  error: unknown;
+  /** Time spent waiting for a person (`escalation: "wait"`), ms; `undefined` when there was no wait. */
+  waitMs: number | undefined;
+  /** From `onCall` to the end, ms. */
+  durationMs: number;
+}
+
+/**
+ * One decision call's observer. Its headers never replace the SDK's own
+ * (authorization, idempotency key, ...) and must be printable ASCII; what its
+ * callbacks throw is ignored.
+ */
+export interface CallObserver {
+  /** Extra headers on this call's request to the authority. */
+  headers?: Readonly<Record<string, string>>;
+  /** Before each retry of this call's request. */
+  onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => unknown;
+  /** Once, at the end of the call. */
+  onEnd?: (event: CallEndEvent) => unknown;
 }
 
 /** The hooks {@link ClientHooks} knows; `onCircuitStateChange` belongs to the circuit breaker. @internal */
-export const HOOK_NAMES = ["onDecision", "onRetry", "onError", "onCircuitStateChange"] as const;
+export const HOOK_NAMES = ["onDecision", "onRetry", "onError", "onCircuitStateChange", "onCall"] as const;
 
 /** Every option {@link ClientOptions} knows (`circuitBreaker` belongs to the circuit breaker). @internal */
 export const CLIENT_OPTION_NAMES = [
@@ -361,6 +400,7 @@ const optionsSchema = z.object({
       onRetry: z.function().optional(),
       onError: z.function().optional(),
       onCircuitStateChange: z.function().optional(),
+      onCall: z.function().optional(),
     })
     .optional(),
 });

@@ -3,6 +3,7 @@
  * and returns the parsed response body, which the client validates with zod
  * whatever the gateway is, so a custom gateway cannot make a bad answer pass.
  */
+import type { DecionisError } from "../errors/base.js";
 import type { WireConsumeRequest, WireEnforceRequest, WireOutcome } from "./wire.js";
 
 /** One `enforce-and-bind` request: the body is final and re-sent byte for byte. */
@@ -28,6 +29,10 @@ export interface GatewayCallOptions {
    * @default a new random UUID per call, re-sent unchanged on each retry
    */
   readonly idempotencyKey?: string | undefined;
+  /** Extra headers from `hooks.onCall` (e.g. `traceparent`); never one the gateway sets itself. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Before each retry of this request (the call's observer). */
+  readonly onRetry?: (event: { attempt: number; error: DecionisError; delayMs: number }) => void;
 }
 
 /**

@@ -56,6 +56,8 @@ type AttemptConfig = Record<string, unknown> & { signal?: unknown };
  * which would send another key than the one bound.
  */
 const VERBATIM_HEADER = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+/** Where a request's own retry callback (a call observer's) rides on its axios config, retries included. */
+const CALL_RETRY = "decionisOnRetry";
 
 /** Whether the environment names a proxy axios would use (it then resolves it per request, NO_PROXY included). */
 function usesEnvProxy(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
@@ -143,11 +145,14 @@ export class HttpGateway implements DecisionGateway {
       },
       retryDelay: (_count, error) => this.#delays.get(error) ?? 0,
       onRetry: (count, error) => {
-        options.onRetry?.({
+        const event = {
           attempt: count,
           error: mapAxiosError(error, this.#timeoutMs, this.#secrets),
           delayMs: this.#delays.get(error) ?? 0,
-        });
+        };
+        options.onRetry?.(event);
+        const own = (error.config as Record<string, unknown> | undefined)?.[CALL_RETRY];
+        if (typeof own === "function") (own as (e: typeof event) => void)(event);
       },
     });
     // axios-retry's request interceptor is synchronous but registered as async, which
@@ -218,6 +223,8 @@ export class HttpGateway implements DecisionGateway {
     headers: Record<string, string> = {},
     authenticate = true,
   ): Promise<unknown> {
+    // The call's extra headers first: the gateway's own always win.
+    if (options.headers !== undefined) headers = { ...options.headers, ...headers };
     for (const [name, value] of Object.entries(headers))
       if (!VERBATIM_HEADER.test(value) || (name === "idempotency-key" && value.length > 180))
         // The value is not quoted: it could be a secret.
@@ -227,6 +234,7 @@ export class HttpGateway implements DecisionGateway {
         );
     if (authenticate) headers.authorization = this.#authorization;
     const config: AxiosRequestConfig<string> & AttemptConfig = { method, url, headers };
+    if (options.onRetry !== undefined) config[CALL_RETRY] = options.onRetry;
     if (data !== undefined) config.data = data;
     if (options.signal !== undefined) {
       config.signal = options.signal;

@@ -20,6 +20,7 @@ import { lockJournal } from "./lock.js";
 import { KeyRing, type KeyFile } from "./keys.js";
 import { loadPolicies, type PoliciesFile } from "./policies.js";
 import { ProtocolError } from "./errors.js";
+import { ScriptedEvaluator, type DecideCallback } from "./scripted.js";
 
 export { LocalAuthorityError, type LocalAuthorityErrorCode } from "./errors.js";
 export {
@@ -36,6 +37,7 @@ export type { KeyFile } from "./keys.js";
 export type { PolicyCheck, PolicyVerdict } from "./evaluator.js";
 export type { DossierRecord, DossierIntegrity } from "./dossier.js";
 export type { OutcomeRecord } from "./authority.js";
+export type { DecideCallback, ScriptedOutcome } from "./scripted.js";
 
 /** Options of {@link startLocalAuthority}. Only `policies` is required. */
 export interface LocalAuthorityOptions {
@@ -85,6 +87,12 @@ export interface LocalAuthorityOptions {
   publicUrl?: string;
   /** Where warnings and internal errors go. @default console.error */
   log?: (message: string) => void;
+  /**
+   * Scripted outcomes for tests: asked first for each new decision; `undefined`
+   * lets the policies decide. Grants stay real (signed). See `decionis/testing`.
+   * @default none
+   */
+  decide?: DecideCallback;
 }
 
 /** One decision as the authority keeps it. */
@@ -187,6 +195,7 @@ const optionsSchema = z.strictObject({
   latencyMs: z.number().int().min(0).max(60_000).optional(),
   publicUrl: z.url().optional(),
   log: z.function().optional(),
+  decide: z.function().optional(),
 });
 type Settings = LocalAuthorityOptions;
 const KNOWN_OPTIONS = Object.keys(optionsSchema.shape);
@@ -295,7 +304,9 @@ export async function startLocalAuthority(input: LocalAuthorityOptions): Promise
     ((message: string) => {
       console.error(message);
     });
-  const evaluator = new Evaluator(loadPolicies(options.policies));
+  const policies = loadPolicies(options.policies);
+  const evaluator =
+    options.decide === undefined ? new Evaluator(policies) : new ScriptedEvaluator(policies, options.decide);
   const retentionMs = parseRetention(options.retention);
   const keys =
     options.keys !== undefined

@@ -9,7 +9,7 @@
  * - a consumer project compiled by TypeScript 5, 6 and 7, under TC39 and
  *   legacy decorators, as ESM and as CommonJS, then run.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { builtinModules } from "node:module";
@@ -172,39 +172,80 @@ const scratch = path.join(ROOT, ".tmp", `pack-${process.pid}-${randomBytes(4).to
 const installed = path.join(scratch, "node_modules", "decionis");
 let files: string[] = [];
 
-/** `npm`, the way this test was started when it was started by npm. */
-function npm(args: readonly string[], cwd: string): string {
-  const env = {
-    ...process.env,
-    npm_config_offline: "true",
-    npm_config_audit: "false",
-    npm_config_fund: "false",
-    npm_config_update_notifier: "false",
-  };
-  const cli = process.env["npm_execpath"];
-  if (cli !== undefined && /npm-cli\.js$/.test(cli)) return run(process.execPath, [cli, ...args], cwd, env);
-  return run(process.platform === "win32" ? "npm.cmd" : "npm", args, cwd, env);
-}
+/** The clone's own build output, as `prepack` reported it (npm prints lifecycle output on stderr). */
+let packLog = "";
+let tarball = "";
+/** Whether the tarball came from a git clone of HEAD (false: the repo is not a git work tree here). */
+let fromClone = false;
 
 /**
- * Builds and packs a copy of the repo (node_modules linked), so the repo's own
- * `dist/` is never deleted under a concurrent run, a benchmark or an editor.
- * The copy has every file `npm pack` could see; `files` decides what ships.
+ * Packs the package the way a publisher on a fresh clone does: `git clone` of
+ * HEAD into the scratch folder (no dist/, nothing ignored or untracked), the
+ * repo's node_modules linked, then `npm pack`, whose `prepack` must build.
+ * Uncommitted work is laid over the clone, so a developer tests what they
+ * have; in CI the tree is clean and the clone is exactly HEAD.
  */
 function buildAndPack(): string {
   const staging = path.join(scratch, "repo");
-  const skip = new Set(["node_modules", ".git", ".tmp", "dist", "coverage"]);
-  for (const entry of fs.readdirSync(ROOT).filter((e) => !skip.has(e)))
-    fs.cpSync(path.join(ROOT, entry), path.join(staging, entry), { recursive: true });
+  fromClone = gitWorkTree();
+  if (fromClone) {
+    run("git", ["clone", "--quiet", "--no-hardlinks", ROOT, staging], ROOT);
+    overlayUncommitted(staging);
+  } else {
+    const skip = new Set(["node_modules", ".git", ".tmp", "dist", "coverage"]);
+    for (const entry of fs.readdirSync(ROOT).filter((e) => !skip.has(e)))
+      fs.cpSync(path.join(ROOT, entry), path.join(staging, entry), { recursive: true });
+  }
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(staging, "node_modules"), "junction");
-  run(process.execPath, ["scripts/build.mjs"], staging);
-  const packed = JSON.parse(npm(["pack", "--json", "--pack-destination", scratch], staging)) as { filename: string }[];
-  return path.join(scratch, packed[0]!.filename);
+  const packed = npmPack(staging);
+  packLog = packed.stderr;
+  return path.join(scratch, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
+}
+
+function gitWorkTree(): boolean {
+  try {
+    return run("git", ["rev-parse", "--is-inside-work-tree"], ROOT).trim() === "true";
+  } catch {
+    return false;
+  }
+}
+
+/** Copies files changed since HEAD (staged or not) and untracked ones over the clone, and removes deleted ones. */
+function overlayUncommitted(staging: string): void {
+  const list = (args: string[]): string[] =>
+    run("git", [...args, "-z"], ROOT)
+      .split("\0")
+      .filter(Boolean);
+  const changed = [...list(["diff", "--name-only", "HEAD"]), ...list(["ls-files", "--others", "--exclude-standard"])];
+  for (const file of changed) {
+    const from = path.join(ROOT, file);
+    const to = path.join(staging, file);
+    if (!fs.existsSync(from)) {
+      fs.rmSync(to, { force: true });
+      continue;
+    }
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.cpSync(from, to);
+  }
+}
+
+/** `npm pack --json` with its lifecycle scripts (prepack) on. */
+function npmPack(cwd: string): { stdout: string; stderr: string } {
+  const env = { ...process.env, npm_config_offline: "true", npm_config_update_notifier: "false" };
+  const cli = process.env["npm_execpath"];
+  const [file, args] =
+    cli !== undefined && /npm-cli\.js$/.test(cli)
+      ? [process.execPath, [cli, "pack", "--json", "--pack-destination", scratch]]
+      : [process.platform === "win32" ? "npm.cmd" : "npm", ["pack", "--json", "--pack-destination", scratch]];
+  const result = spawnSync(file, args, { cwd, env, encoding: "utf8", timeout: CHILD_TIMEOUT_MS * 2 });
+  if (result.status !== 0)
+    throw new Error(`npm pack failed\n${describeRun(file, args, cwd, result.stdout, result.stderr)}`);
+  return { stdout: result.stdout, stderr: result.stderr };
 }
 
 beforeAll(() => {
   fs.mkdirSync(scratch, { recursive: true });
-  const tarball = buildAndPack();
+  tarball = buildAndPack();
   files = extract(readTar(fs.readFileSync(tarball)), installed);
   pkg = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as Manifest;
   // The scratch project: a package.json of its own (so nothing resolves `decionis`
@@ -221,6 +262,7 @@ beforeAll(() => {
     fs.cpSync(path.join(FIXTURES, kind), path.join(scratch, kind), { recursive: true });
     fs.cpSync(path.join(FIXTURES, "consumer"), path.join(scratch, kind, "src"), { recursive: true });
   }
+  writeResolutionProjects();
   startAll();
 });
 
@@ -553,6 +595,21 @@ function startAll(): void {
       cellKey(cell),
       limit(() => compileAndRun(cell)),
     );
+  for (const resolution of RESOLUTIONS)
+    matrixRuns.set(
+      `resolution/${resolution.name}`,
+      limit(() => tsc(resolution.compiler, path.join(scratch, "resolution", resolution.name), ["-p", "tsconfig.json"])),
+    );
+  matrixRuns.set(
+    "attw",
+    limit(() => runAsync(process.execPath, [binOf("@arethetypeswrong/cli", "attw"), tarball, "--no-color"], scratch)),
+  );
+  matrixRuns.set(
+    "publint",
+    limit(() =>
+      runAsync(process.execPath, [binOf("publint", "publint"), "--strict", "--pack", "false", installed], scratch),
+    ),
+  );
 }
 const cellKey = (c: Cell): string => `${c.compiler.pkg}/${c.mode.mode}/${c.kind}`;
 function resultOf<T>(key: string): Promise<T> {
@@ -593,4 +650,136 @@ describe("consumers", () => {
       expect(report).toEqual(EXPECTED_REPORT);
     },
   );
+});
+
+// ---------------------------------------------------------------------------
+// Every sub-path in `exports`, as each module resolver sees it: one project per
+// `moduleResolution` importing them all (new sub-paths are covered as they are
+// added), then the tarball through attw and publint --strict.
+
+interface Resolution {
+  name: string;
+  compiler: Compiler;
+  compilerOptions: Record<string, unknown>;
+  /** Source files and the condition ("esm" / "cjs") their imports must resolve to. */
+  sources: { file: string; kind: "esm" | "cjs" }[];
+}
+
+const TS5 = COMPILERS[0];
+const TS6 = COMPILERS[1];
+const RESOLUTIONS: Resolution[] = [
+  // node10 has no `exports`: typesVersions maps the sub-paths. TypeScript 6 deprecates it, 5 does not.
+  {
+    name: "node10 (TypeScript 5)",
+    compiler: TS5,
+    compilerOptions: { module: "commonjs", moduleResolution: "node10" },
+    sources: [{ file: "index.ts", kind: "cjs" }],
+  },
+  {
+    name: "node10 (TypeScript 6)",
+    compiler: TS6,
+    compilerOptions: { module: "commonjs", moduleResolution: "node10", ignoreDeprecations: "6.0" },
+    sources: [{ file: "index.ts", kind: "cjs" }],
+  },
+  {
+    name: "node16",
+    compiler: TS6,
+    compilerOptions: { module: "node16", moduleResolution: "node16" },
+    sources: [
+      { file: "index.mts", kind: "esm" },
+      { file: "index.cts", kind: "cjs" },
+    ],
+  },
+  {
+    name: "bundler",
+    compiler: TS6,
+    compilerOptions: { module: "esnext", moduleResolution: "bundler" },
+    sources: [{ file: "index.ts", kind: "esm" }],
+  },
+];
+
+/** The package's import specifiers, from its own exports map: `decionis`, `decionis/local`, ... */
+function subPaths(): { specifier: string; key: string }[] {
+  return Object.keys(pkg.exports)
+    .filter((key) => key !== "./package.json" && !key.includes("*"))
+    .map((key) => ({ key, specifier: key === "." ? "decionis" : `decionis/${key.slice(2)}` }));
+}
+
+/** Where the exports map sends `key`'s types under a condition. */
+function typesOf(key: string, kind: "esm" | "cjs"): string {
+  const entry = pkg.exports[key] as Record<string, { types: string }>;
+  return path.join(installed, entry[kind === "esm" ? "import" : "require"]!.types);
+}
+
+function writeResolutionProjects(): void {
+  const imports = subPaths()
+    .map(({ specifier }, i) => `import type * as M${i} from "${specifier}";\nexport type T${i} = typeof M${i};`)
+    .join("\n");
+  for (const resolution of RESOLUTIONS) {
+    const dir = path.join(scratch, "resolution", resolution.name);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const { file } of resolution.sources) fs.writeFileSync(path.join(dir, file), imports + "\n");
+    const compilerOptions = {
+      target: "ES2022",
+      strict: true,
+      noEmit: true,
+      // Each entry's own imports are attw's to check; here: that every sub-path resolves, with types.
+      skipLibCheck: true,
+      types: ["node"],
+      ...resolution.compilerOptions,
+    };
+    const tsconfig = { compilerOptions, files: resolution.sources.map((s) => s.file) };
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
+  }
+}
+
+function binOf(name: string, bin: string): string {
+  // Not every CLI exports its package.json: read it from node_modules.
+  const manifest = path.join(ROOT, "node_modules", name, "package.json");
+  const bins = (JSON.parse(fs.readFileSync(manifest, "utf8")) as { bin: string | Record<string, string> }).bin;
+  return path.join(path.dirname(manifest), typeof bins === "string" ? bins : bins[bin]!);
+}
+
+describe("as a user installs it", () => {
+  test("npm pack on a fresh clone builds first (prepack) and ships the built code", () => {
+    if (!gitWorkTree()) console.warn("package test: not a git work tree, packed a copy of the repo instead of a clone");
+    else expect(fromClone).toBe(true);
+    expect(packLog).toMatch(/prepack/);
+    for (const kind of ["esm", "cjs"])
+      for (const key of subPaths().map((s) => s.key)) {
+        const entry = pkg.exports[key] as Record<string, { default: string; types: string }>;
+        const condition = entry[kind === "esm" ? "import" : "require"]!;
+        for (const target of [condition.default, condition.types])
+          expect({ key, target, shipped: files.includes(target.replace(/^\.\//, "")) }).toEqual({
+            key,
+            target,
+            shipped: true,
+          });
+      }
+  });
+
+  test.each(RESOLUTIONS.map((r) => ({ ...r, label: r.name })))(
+    "every sub-path in exports resolves with types under moduleResolution $label",
+    async (resolution) => {
+      const check = await resultOf<Run & { listed: string[] }>(`resolution/${resolution.name}`);
+      if (!check.ok) throw new Error(`tsc failed\n${check.describe}`);
+      for (const { kind } of resolution.sources)
+        for (const { key } of subPaths()) {
+          const types = typesOf(key, kind);
+          expect({ key, types, listed: check.listed.includes(types) }).toEqual({ key, types, listed: true });
+        }
+    },
+  );
+
+  test("attw (are the types wrong) finds no problem in the tarball", async () => {
+    const result = await resultOf<Run>("attw");
+    if (!result.ok) throw new Error(`attw found problems\n${result.describe}`);
+    expect(result.stdout).toMatch(/No problems found/);
+  });
+
+  test("publint --strict finds nothing to fix in the package", async () => {
+    const result = await resultOf<Run>("publint");
+    if (!result.ok) throw new Error(`publint failed\n${result.describe}`);
+    expect(result.stdout).toMatch(/All good/);
+  });
 });

