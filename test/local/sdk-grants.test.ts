@@ -92,11 +92,13 @@ describe("grant verification", () => {
   });
 
   it("refuses an expired grant", async () => {
-    const shortLived = await startLocalAuthority({ policies: POLICIES, grantTtlMs: 1_000 });
+    // Seconds of margin so a loaded machine still accepts the grant at decide time; then wait past its expiry.
+    const shortLived = await startLocalAuthority({ policies: POLICIES, grantTtlMs: 3_000 });
     const c = clientFor(shortLived, { clockSkewMs: 0 });
     try {
       const receipt = await c.decide(small());
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const expiresAt = receipt.executionTokenExpiresAt!.getTime();
+      await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 1_100));
       const action = jest.fn();
       await expect(c.execute(receipt, action)).rejects.toMatchObject({ code: "TOKEN_EXPIRED" });
       expect(action).not.toHaveBeenCalled();
