@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import type { WireDecision, WireEnforceRequest, WireEscalation } from "../gateway/wire.js";
+import { closest } from "../options.js";
 import { Authority, type OutcomeRecord } from "./authority.js";
 import { signedDossier, type DossierRecord } from "./dossier.js";
 import { LocalAuthorityError } from "./errors.js";
@@ -200,28 +201,6 @@ const optionsSchema = z.strictObject({
 type Settings = LocalAuthorityOptions;
 const KNOWN_OPTIONS = Object.keys(optionsSchema.shape);
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
-}
-
-function closest(name: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const known of KNOWN_OPTIONS) {
-    const d = distance(name.toLowerCase(), known.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [known, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
 /**
  * Reads the options from their own properties only (a polluted
  * `Object.prototype` adds nothing) into a null-prototype object, refusing an
@@ -236,7 +215,7 @@ function readOptions(options: unknown): Settings {
   const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.includes(name)) {
-      const hint = closest(name);
+      const hint = closest(name, KNOWN_OPTIONS);
       throw new LocalAuthorityError(
         "OPTIONS_INVALID",
         `options.${name}: unknown option${hint === undefined ? "" : `; did you mean "${hint}"?`} ` +

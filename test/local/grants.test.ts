@@ -71,8 +71,9 @@ describe("consume-token", () => {
   });
 
   test("an expired grant is refused", async () => {
-    // The grant cannot outlive the intent: a 1 s intent makes a grant that expires within the second.
-    const shortLived = clientFor(h.authority, { intentTtlMs: 1_000 });
+    // The grant cannot outlive the intent: a 3 s intent makes a grant that expires within 3 s
+    // (seconds of margin so a loaded machine still accepts it at enforce time).
+    const shortLived = clientFor(h.authority, { intentTtlMs: 3_000 });
     const decision = await shortLived.enforce(order(1_000));
     await shortLived.close();
     await sleep(Math.max(0, decision.executionTokenExpiresAt!.getTime() - Date.now()) + 20);
