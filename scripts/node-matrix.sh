@@ -7,10 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 versions=("${@:-22 24}")
 read -r -a versions <<<"${versions[*]}"
-# Everything but the package test (it packs, installs and compiles the tarball: Node-independent work
-# that Node 20 already did).
-# A path pattern, not --testPathIgnorePatterns, which would replace the projects' own ignore lists.
-subset=("^(?!.*/test/package/)")
+# Everything but the package test (jest.config.js reads DECIONIS_SKIP_PACKAGE_TEST).
+export DECIONIS_SKIP_PACKAGE_TEST=1
+
 status=0
 for v in "${versions[@]}"; do
   dir=".tmp/node-$v"
@@ -20,9 +19,9 @@ for v in "${versions[@]}"; do
     tar -xzf "$dir/$tgz" -C "$dir"
   fi
   node_bin="$(pwd)/$dir/package/bin/node"
-  echo "== node $("$node_bin" --version): ${subset[*]}"
+  echo "== node $("$node_bin" --version): the suite without the package test"
   log=".tmp/jest-node-$v.log"
-  if PATH="$(dirname "$node_bin"):$PATH" "$node_bin" node_modules/jest/bin/jest.js --ci "${subset[@]}" 2>&1 | tee "$log"; then :; else status=1; fi
+  if PATH="$(dirname "$node_bin"):$PATH" "$node_bin" node_modules/jest/bin/jest.js --ci 2>&1 | tee "$log"; then :; else status=1; fi
   summary=$(grep -E '^Tests:' "$log" | tail -1)
   echo "node $v: $(echo "$summary" | grep -oE '[0-9]+ passed' || echo '0 passed'), $(echo "$summary" | grep -oE '[0-9]+ failed' || echo '0 failed')"
 done
