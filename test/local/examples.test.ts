@@ -2,7 +2,7 @@
  * `npm run demo` and every example, run as a user runs them (child processes,
  * offline, each with its own local authority), and their output checked.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -28,7 +28,34 @@ test("npm run demo: the small order executes, the oversized one is blocked with 
   );
   expect(stdout).toContain("The broker executed 2 of 4 orders");
   expect(stdout.split("\n").length).toBeLessThan(30);
+  // Not a terminal (CI, a pipe): it exits by itself and says the links end with it.
+  expect(stdout).toContain("the dossier links above end with it");
 }, 25_000);
+
+test("npm run demo in a terminal keeps its dossier links live until Ctrl-C", async () => {
+  // util-linux `script` gives the demo a pseudo-terminal, as a person's shell would.
+  const child = spawn("script", ["-qfec", `${process.execPath} ${TSX} examples/demo.ts`, "/dev/null"], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!out.includes("until you press Ctrl-C") && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(out).toContain("until you press Ctrl-C");
+    // After the run, a dossier link it printed still answers.
+    const link = /dossier: +(http:\/\/127\.0\.0\.1:\d+\/dossiers\/dos_[0-9A-Z]+)/.exec(out)?.[1];
+    expect(link).toBeDefined();
+    expect((await fetch(link!)).status).toBe(200);
+    child.stdin.write("\x03"); // Ctrl-C at the terminal
+    expect(await exited).toBe(0);
+  } finally {
+    child.kill("SIGKILL");
+  }
+}, 30_000);
 
 test.each([
   ["agent-tool", [/tool result: Refunded 40/, /REVIEW_REQUIRED: REFUND_NEEDS_REVIEW/, /BLOCK: REFUND_LIMIT_EXCEEDED/]],
