@@ -15,7 +15,7 @@ import {
 } from "../../src/index.js";
 import { HttpGateway } from "../../src/gateway/http.js";
 import { allowFor, jwks, sampleIntent, useTestAuthority, type RecordedRequest } from "../helpers/test-authority.js";
-import { drip, startRawServer, type RawServer } from "../helpers/raw-server.js";
+import { drip, startRawServer, type RawRequest, type RawServer } from "../helpers/raw-server.js";
 
 const fast = new RetryPolicy({ maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 });
 const authority = useTestAuthority({ retryPolicy: fast });
@@ -30,6 +30,41 @@ const enforces = (server: RawServer) => server.requests.filter((r) => r.url === 
 
 function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8"));
+}
+
+type Answer = (res: import("node:http").ServerResponse, req: RawRequest) => void;
+
+/**
+ * A raw authority for one describe block: each test's queued `answers` first, then honest
+ * ALLOWs (and the JWKS); its clients are closed and the server stopped after each test.
+ */
+function useRawAuthority(): {
+  answers: Answer[];
+  clientOf: (options: ClientOptions) => DecionisClient;
+  server: () => RawServer;
+} {
+  let server: RawServer;
+  const answers: Answer[] = [];
+  const clients: DecionisClient[] = [];
+  beforeEach(async () => {
+    answers.length = 0;
+    server = await startRawServer((req, res) => {
+      const answer = answers.shift();
+      if (req.url === "/.well-known/jwks.json") answerWith(res, jwks);
+      else if (answer !== undefined) answer(res, req);
+      else answerWith(res, allowFor({ ...req, json: JSON.parse(req.body) }));
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server.close();
+  });
+  const clientOf = (options: ClientOptions): DecionisClient => {
+    const client = new DecionisClient({ apiKey: "sk_test", baseUrl: server.url, tenantId: "acme", ...options });
+    clients.push(client);
+    return client;
+  };
+  return { answers, clientOf, server: () => server };
 }
 
 describe("idempotency-key on consume-token (protocol 4)", () => {
@@ -139,30 +174,7 @@ describe("idempotency-key on outcome reports (protocol 6)", () => {
 });
 
 describe("timeoutMs bounds a whole attempt by the wall clock (protocol 1)", () => {
-  let server: RawServer;
-  let answers: ((
-    res: import("node:http").ServerResponse,
-    req: import("./../helpers/raw-server.js").RawRequest,
-  ) => void)[];
-  const clients: DecionisClient[] = [];
-  beforeEach(async () => {
-    answers = [];
-    server = await startRawServer((req, res) => {
-      const answer = answers.shift();
-      if (req.url === "/.well-known/jwks.json") answerWith(res, jwks);
-      else if (answer !== undefined) answer(res, req);
-      else answerWith(res, allowFor({ ...req, json: JSON.parse(req.body) }));
-    });
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await server.close();
-  });
-  const clientOf = (options: ClientOptions) => {
-    const client = new DecionisClient({ apiKey: "sk_test", baseUrl: server.url, tenantId: "acme", ...options });
-    clients.push(client);
-    return client;
-  };
+  const { answers, clientOf, server } = useRawAuthority();
 
   it("a body dripping one byte at a time ends at the deadline with TimeoutError, nothing ran", async () => {
     answers.push((res) => {
@@ -193,7 +205,7 @@ describe("timeoutMs bounds a whole attempt by the wall clock (protocol 1)", () =
     });
     const client = clientOf({ timeoutMs: 150, retryPolicy: fast });
     await expect(client.enforce(sampleIntent)).resolves.toMatchObject({ status: "ALLOW" });
-    expect(enforces(server)).toHaveLength(2);
+    expect(enforces(server())).toHaveLength(2);
   });
 
   it("headers that never come are bounded the same way", async () => {
@@ -249,27 +261,7 @@ describe("timeoutMs bounds a whole attempt by the wall clock (protocol 1)", () =
 });
 
 describe("a body cut short after the status line is a NetworkError, retried (protocol 1)", () => {
-  let server: RawServer;
-  let answers: ((res: import("node:http").ServerResponse) => void)[];
-  const clients: DecionisClient[] = [];
-  beforeEach(async () => {
-    answers = [];
-    server = await startRawServer((req, res) => {
-      const answer = answers.shift();
-      if (req.url === "/.well-known/jwks.json") answerWith(res, jwks);
-      else if (answer !== undefined) answer(res);
-      else answerWith(res, allowFor({ ...req, json: JSON.parse(req.body) }));
-    });
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await server.close();
-  });
-  const clientOf = (options: ClientOptions) => {
-    const client = new DecionisClient({ apiKey: "sk_test", baseUrl: server.url, tenantId: "acme", ...options });
-    clients.push(client);
-    return client;
-  };
+  const { answers, clientOf, server } = useRawAuthority();
 
   const shortBody = (status: number) => (res: import("node:http").ServerResponse) => {
     res.writeHead(status, { "content-type": "application/json", "content-length": "500" });
@@ -313,8 +305,8 @@ describe("a body cut short after the status line is a NetworkError, retried (pro
     answers.push(answer);
     const client = clientOf({ retryPolicy: fast });
     await expect(client.enforce(sampleIntent)).resolves.toMatchObject({ status: "ALLOW" });
-    const [first, second] = enforces(server);
-    expect(enforces(server)).toHaveLength(2);
+    const [first, second] = enforces(server());
+    expect(enforces(server())).toHaveLength(2);
     expect(second!.body).toBe(first!.body);
   });
 });
