@@ -33,8 +33,11 @@ test("npm run demo: the small order executes, the oversized one is blocked with 
 }, 25_000);
 
 test("npm run demo in a terminal keeps its dossier links live until Ctrl-C", async () => {
-  // util-linux `script` gives the demo a pseudo-terminal, as a person's shell would.
-  const child = spawn("script", ["-qfec", `${process.execPath} ${TSX} examples/demo.ts`, "/dev/null"], {
+  // util-linux `script` gives the demo a pseudo-terminal, as a person's shell would. The
+  // command is the one `npm run demo` runs: one process with tsx as a loader. (The tsx CLI
+  // runs a second process and gives it 30 ms to acknowledge a relayed SIGINT; on a loaded
+  // machine it then kills it and exits 130.)
+  const child = spawn("script", ["-qfec", `${process.execPath} --import tsx examples/demo.ts`, "/dev/null"], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });
