@@ -22,11 +22,15 @@ import {
   startServer,
   table,
 } from "./lib.mjs";
+import { startRedisStore } from "./redis.mjs";
 
 const TARGET_THROUGHPUT = 0.85; // gated / bare axios calls/s at 64 in flight, at least
 const TARGET_CPU = 1.3; // gated / bare axios client CPU per call, at most
 const G = "gated (SDK)";
 const G_NONE = 'gated, verify: "none"';
+// shared replay store (issue 12)
+const G_REDIS = "gated, Redis store";
+const TARGET_REDIS = 0.8; // Redis-claimed / in-memory calls/s at 64 in flight, at least
 
 async function main(argv) {
   if (argv.includes("--profile")) {
@@ -87,6 +91,14 @@ async function main(argv) {
       { name: G_NONE, ...unverified },
     ];
     for (const c of clients.slice(0, -2)) closers.push(c.close);
+    // shared replay store (issue 12): the same gate, each grant claimed in a local redis-server.
+    const redis = await startRedisStore();
+    if (redis !== undefined) {
+      closers.push(redis.close);
+      const viaRedis = makeGated(server.baseUrl, { replayStore: redis.store });
+      closers.push(viaRedis.close);
+      clients.push({ name: G_REDIS, ...viaRedis });
+    }
     console.log(
       `request body ${Buffer.byteLength(body)} B, ${Object.keys(headers).length} headers (captured from the SDK); ` +
         `server pid separate (child process).\n`,
@@ -222,6 +234,24 @@ async function main(argv) {
         "",
       ]);
     }
+    // shared replay store (issue 12)
+    if (redis !== undefined) {
+      const tput = ratio(G_REDIS, G, 64, "callsPerSec");
+      ratioRows.push([
+        "Redis-claimed / in-memory, throughput @64",
+        fmt(tput, 2),
+        `≥ ${TARGET_REDIS}`,
+        tput >= TARGET_REDIS ? "PASS" : "MISS",
+      ]);
+      verdicts.push(tput >= TARGET_REDIS);
+      for (const conc of [64, 1])
+        ratioRows.push([
+          `Redis-claimed / in-memory, CPU per call @${conc}`,
+          fmt(ratio(G_REDIS, G, conc, "cpuUsPerCall"), 2),
+          "(context)",
+          "",
+        ]);
+    }
     if (opts.sdkAxios)
       for (const conc of [64, 1])
         ratioRows.push([
@@ -235,6 +265,16 @@ async function main(argv) {
       `\ntargets: ${verdicts.every(Boolean) ? "all PASS" : `${verdicts.filter((v) => !v).length} MISS`} ` +
         "(a missed target is reported, not an error)",
     );
+
+    // shared replay store (issue 12): the claim alone, no HTTP (client CPU excludes redis-server's).
+    if (redis !== undefined) {
+      const cost = await redis.claimCost(opts.quick ? 1000 : 5000);
+      for (const conc of [1, 64])
+        console.log(
+          `Redis claim @${conc}: ${fmt(cost[conc].claimsPerSec)} claims/s, p50 ${fmt(cost[conc].p50Us)} µs, ` +
+            `client CPU ${fmt(cost[conc].cpuUs, 1)} µs per claim`,
+        );
+    }
 
     console.log(`load average after the run: ${machine().loadavg.join(" ")}`);
     if (opts.json !== "")
