@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { Redis as Redis5 } from "ioredis5";
 import { createClient } from "redis";
 import { createClient as createClient4 } from "redis4";
@@ -85,6 +85,12 @@ describe("RedisReplayStore options", () => {
     expect(() => new RedisReplayStore(options as never)).toThrow(
       expect.objectContaining({ option, message: expect.stringMatching(message) as unknown }),
     );
+  });
+
+  it("takes an ioredis Cluster as it comes", async () => {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true });
+    expect(new RedisReplayStore({ client: cluster }).keyPrefix).toBe("decionis:jti:");
+    await cluster.quit().catch(() => undefined);
   });
 
   it("has documented defaults", () => {
