@@ -93,6 +93,17 @@ describe("RedisReplayStore options", () => {
     await cluster.quit().catch(() => undefined);
   });
 
+  it("loads with neither ioredis nor node-redis installed: the user brings the client", () => {
+    jest.isolateModules(() => {
+      for (const name of ["ioredis", "redis", "@redis/client"])
+        jest.doMock(name, () => {
+          throw new Error(`Cannot find module '${name}'`);
+        });
+      const loaded = jest.requireActual<{ RedisReplayStore: unknown }>("../../src/integrations/redis/index.js");
+      expect(typeof loaded.RedisReplayStore).toBe("function");
+    });
+  });
+
   it("has documented defaults", () => {
     expect(new RedisReplayStore({ client: fine })).toMatchObject({ keyPrefix: "decionis:jti:", timeoutMs: 1000 });
   });
