@@ -77,10 +77,7 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  * still burns the grant: it can never run twice, at worst not at all.
  *
  * @example
- * import Redis from "ioredis"; // or: const redis = await createClient({ url }).connect();
- * import { DecionisClient } from "decionis";
- * import { RedisReplayStore } from "decionis/redis";
- *
+ * // RedisReplayStore is exported by decionis/redis; Redis by ioredis (or: await createClient({ url }).connect())
  * const redis = new Redis(process.env.REDIS_URL!);
  * const client = new DecionisClient({ replayStore: new RedisReplayStore({ client: redis }) });
  *
