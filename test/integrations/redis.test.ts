@@ -352,6 +352,17 @@ describe("fails closed", () => {
     }
   });
 
+  it("a client that throws at once runs nothing, its message redacted too", async () => {
+    const throwing = {
+      sendCommand: (): Promise<unknown> => {
+        throw new Error("closed: redis://app:hunter2@10.0.0.5:6379");
+      },
+    };
+    const result = await gatedCall(authority.client({ replayStore: new RedisReplayStore({ client: throwing }) }));
+    expect(result).toMatchObject(failed(/Redis failed the claim: closed: redis:\/\/\*\*\*@10\.0\.0\.5/));
+    expect(JSON.stringify(result.error)).not.toContain("hunter2");
+  });
+
   it("never shows a password from the client's error", async () => {
     const leaky = { call: () => Promise.reject(new Error("connect redis://app:hunter2@10.0.0.5:6379 refused")) };
     const result = await gatedCall(authority.client({ replayStore: new RedisReplayStore({ client: leaky }) }));

@@ -162,14 +162,21 @@ function sender(client: unknown): (key: string, expiresAtMs: string) => Promise<
   // ioredis has both methods (its sendCommand takes a Command object): `call` first.
   // A raw command, not `set(...)` with options: what reaches Redis is exactly this
   // SET whatever the client's version, and a client taken for the wrong kind throws
-  // (fails closed) instead of dropping NX.
+  // (fails closed) instead of dropping NX. In a Promise executor, so that a client throwing at
+  // once (closed, or not the kind it looked like) rejects like any failure, redacted.
   if (typeof c?.call === "function") {
     const call = c.call.bind(c);
-    return (key, at) => Promise.resolve(call("SET", key, "1", "PXAT", at, "NX"));
+    return (key, at) =>
+      new Promise((resolve) => {
+        resolve(call("SET", key, "1", "PXAT", at, "NX"));
+      });
   }
   if (typeof c?.sendCommand === "function") {
     const send = c.sendCommand.bind(c);
-    return (key, at) => Promise.resolve(send(["SET", key, "1", "PXAT", at, "NX"]));
+    return (key, at) =>
+      new Promise((resolve) => {
+        resolve(send(["SET", key, "1", "PXAT", at, "NX"]));
+      });
   }
   throw new ConfigurationError(
     "client",
