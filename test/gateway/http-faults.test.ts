@@ -326,4 +326,82 @@ describe.each(TRANSPORTS)("%s transport", (transport) => {
       expect(second!.body).toBe(first!.body);
     });
   });
+  describe("the 100 KiB cap cuts the stream; sockets are kept alive (protocol 1)", () => {
+    let server: RawServer | undefined;
+    afterEach(async () => {
+      await server?.close();
+      server = undefined;
+    });
+
+    it("an endless body is cut past 100 KiB: RESPONSE_TOO_LARGE, the socket closed, nothing ran", async () => {
+      let written = 0;
+      let closed = false;
+      server = await startRawServer((req, res) => {
+        if (req.url === "/.well-known/jwks.json") {
+          answerWith(res, jwks);
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" }); // chunked: no length to refuse up front
+        const chunk = Buffer.alloc(16 * 1024, 0x20);
+        res.on("close", () => (closed = true));
+        // Bounded: 64 MiB at most, written as fast as the client reads.
+        const pump = (): void => {
+          while (!closed && written < 64 * 1024 * 1024) {
+            written += chunk.length;
+            if (!res.write(chunk)) {
+              res.once("drain", pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+      });
+      const client = new DecionisClient({
+        apiKey: "sk_test",
+        baseUrl: server.url,
+        tenantId: "acme",
+        transport,
+        retryPolicy: RetryPolicy.none(),
+      });
+      let ran = false;
+      const error = await client
+        .enforce(sampleIntent, {
+          execute: () => {
+            ran = true;
+          },
+        })
+        .catch((e: unknown) => e);
+      await client.close();
+      expect(ran).toBe(false);
+      expect(error).toMatchObject({ code: "RESPONSE_TOO_LARGE" });
+      for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(closed).toBe(true);
+      expect(written).toBeLessThan(64 * 1024 * 1024);
+    });
+
+    it("calls in a row reuse their sockets", async () => {
+      const sockets = new Set<unknown>();
+      server = await startRawServer((req, res, socket) => {
+        sockets.add(socket);
+        if (req.url === "/.well-known/jwks.json") answerWith(res, jwks);
+        else answerWith(res, allowFor({ ...req, json: JSON.parse(req.body) }));
+      });
+      // verify "none": no key fetch running beside the first call on a second socket.
+      const client = new DecionisClient({
+        apiKey: "sk_test",
+        baseUrl: server.url,
+        tenantId: "acme",
+        transport,
+        verify: "none",
+      });
+      for (let i = 0; i < 6; i++)
+        await expect(client.enforce(sampleIntent)).resolves.toMatchObject({ status: "ALLOW" });
+      await client.close();
+      expect(server.requests.length).toBe(6);
+      // undici ends a response before its socket is free again, so a call sent at once
+      // takes a second socket: two at most, each reused, never one per call.
+      expect(sockets.size).toBeLessThanOrEqual(2);
+    });
+  });
 });
