@@ -29,13 +29,54 @@ const ATTEMPT = "decionisAttempt";
 // stall a request's deadline nor fire it early.
 const { setTimeout, clearTimeout } = timers;
 
-/** One attempt's deadline: an own signal aborted at `timeoutMs`, or when the caller's aborts. */
-interface Attempt {
-  readonly controller: AbortController;
+/**
+ * One attempt's deadline, as the abort signal axios listens to: aborted at
+ * `timeoutMs`, or when the caller's signal aborts. A plain object (axios takes
+ * any `GenericAbortSignal`), not an AbortController: an AbortController and its
+ * listener cost 10 µs alone, and 38-64 µs of client CPU per call at 64 in flight
+ * in interleaved A/B runs of the gateway (median of per-round differences).
+ */
+class Attempt {
+  aborted = false;
+  timedOut = false;
   readonly timer: ReturnType<typeof setTimeout>;
-  readonly caller: AbortSignal | undefined;
-  readonly onCallerAbort: () => void;
-  timedOut: boolean;
+  readonly onCallerAbort: (() => void) | undefined;
+  #listeners: ((...args: never[]) => unknown)[] = [];
+
+  constructor(
+    timeoutMs: number,
+    readonly caller: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.#abort();
+    }, timeoutMs);
+    if (caller === undefined) return;
+    if (caller.aborted) this.aborted = true;
+    else {
+      this.onCallerAbort = () => {
+        this.#abort();
+      };
+      caller.addEventListener("abort", this.onCallerAbort, { once: true });
+    }
+  }
+
+  addEventListener(_type: "abort", listener: (...args: never[]) => unknown): void {
+    this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: (...args: never[]) => unknown): void {
+    this.#listeners = this.#listeners.filter((l) => l !== listener);
+  }
+
+  #abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    // Called without an event: axios then rejects with its own CanceledError, as for an AbortSignal.
+    for (const listener of listeners) listener();
+  }
 }
 type AttemptConfig = Record<string, unknown> & { signal?: unknown };
 
@@ -160,24 +201,9 @@ export class HttpGateway extends ProtocolGateway {
   /** Arms the attempt's wall-clock deadline: connect, headers and body (protocol 1). */
   #startAttempt<C extends object>(config: C): C {
     const c = config as unknown as AttemptConfig;
-    const caller = c[CALLER_SIGNAL] as AbortSignal | undefined;
-    const controller = new AbortController();
-    const attempt: Attempt = {
-      controller,
-      caller,
-      timedOut: false,
-      onCallerAbort: () => {
-        controller.abort();
-      },
-      timer: setTimeout(() => {
-        attempt.timedOut = true;
-        controller.abort();
-      }, this.#timeoutMs),
-    };
-    if (caller?.aborted === true) controller.abort();
-    else caller?.addEventListener("abort", attempt.onCallerAbort, { once: true });
+    const attempt = new Attempt(this.#timeoutMs, c[CALLER_SIGNAL] as AbortSignal | undefined);
     c[ATTEMPT] = attempt;
-    c.signal = controller.signal;
+    c.signal = attempt;
     return config;
   }
 
@@ -196,7 +222,7 @@ function endAttempt(config: AttemptConfig): boolean {
   if (attempt === undefined) return false;
   config[ATTEMPT] = undefined;
   clearTimeout(attempt.timer);
-  attempt.caller?.removeEventListener("abort", attempt.onCallerAbort);
+  if (attempt.onCallerAbort !== undefined) attempt.caller?.removeEventListener("abort", attempt.onCallerAbort);
   // axios-retry re-sends this config: it must carry the caller's signal, not a spent one.
   if (attempt.caller === undefined) delete config.signal;
   else config.signal = attempt.caller;
