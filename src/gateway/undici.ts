@@ -68,8 +68,8 @@ function loadUndici(): UndiciModule {
   return undici;
 }
 
-/** Thrown into an attempt that already ended, so undici releases what it still holds. */
-const ENDED = Object.freeze(new Error("attempt ended"));
+/** What an attempt that already ended is aborted with, so undici releases what it still holds. */
+const ended = (): Error => new Error("attempt ended");
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 /** One attempt: a dispatch handler that settles a promise once, with a parsed body or a typed error. */
@@ -104,7 +104,7 @@ class Attempt implements Handler {
 
   onRequestStart(controller: Controller): void {
     this.#controller = controller;
-    if (this.#ended) controller.abort(ENDED);
+    if (this.#ended) controller.abort(ended());
     // undici may start a request again (a pipelined retry): nothing of a previous start counts.
     this.#status = 0;
     this.#chunks = [];
@@ -169,7 +169,7 @@ class Attempt implements Handler {
     this.#chunks = [];
     this.reject(error);
     // Closes the socket of an answer we no longer read (a drip, an oversize body).
-    this.#controller?.abort(ENDED);
+    this.#controller?.abort(ended());
   }
 }
 
