@@ -31,6 +31,11 @@ const G_NONE = 'gated, verify: "none"';
 // shared replay store (issue 12)
 const G_REDIS = "gated, Redis store";
 const TARGET_REDIS = 0.8; // Redis-claimed / in-memory calls/s at 64 in flight, at least
+// lean transport (issue 12)
+const G_UNDICI = 'gated, transport: "undici"';
+const LEAN_THROUGHPUT_VS_RAW = 0.6; // lean gate / raw node:http calls/s at 64 in flight, at least
+const LEAN_CPU_VS_GATE = 0.5; // lean gate / axios gate client CPU per call, at most
+const LEAN_P50_VS_AXIOS = 1; // lean gate / bare axios p50 latency at 1 in flight, at most
 
 async function main(argv) {
   if (argv.includes("--profile")) {
@@ -99,6 +104,11 @@ async function main(argv) {
       closers.push(viaRedis.close);
       clients.push({ name: G_REDIS, ...viaRedis });
     }
+    // lean transport (issue 12): the same gate on undici, signature verified.
+    const lean = makeGated(server.baseUrl, { transport: "undici" });
+    closers.push(lean.close);
+    await lean.call();
+    clients.push({ name: G_UNDICI, ...lean });
     console.log(
       `request body ${Buffer.byteLength(body)} B, ${Object.keys(headers).length} headers (captured from the SDK); ` +
         `server pid separate (child process).\n`,
@@ -260,6 +270,26 @@ async function main(argv) {
           "(context)",
           "",
         ]);
+    // lean transport (issue 12)
+    {
+      const lean = (label, value, target, ok) => {
+        ratioRows.push([label, fmt(value, 2), target, ok ? "PASS" : "MISS"]);
+        verdicts.push(ok);
+      };
+      const tput = ratio(G_UNDICI, "raw node:http", 64, "callsPerSec");
+      lean(
+        "lean gate / raw node:http, throughput @64",
+        tput,
+        `≥ ${LEAN_THROUGHPUT_VS_RAW}`,
+        tput >= LEAN_THROUGHPUT_VS_RAW,
+      );
+      for (const conc of [64, 1]) {
+        const cpu = ratio(G_UNDICI, G, conc, "cpuUsPerCall");
+        lean(`lean gate / axios gate, CPU per call @${conc}`, cpu, `≤ ${LEAN_CPU_VS_GATE}`, cpu <= LEAN_CPU_VS_GATE);
+      }
+      const p50 = ratio(G_UNDICI, "bare axios", 1, "p50");
+      lean("lean gate / bare axios, p50 latency @1", p50, `≤ ${LEAN_P50_VS_AXIOS}`, p50 <= LEAN_P50_VS_AXIOS);
+    }
     console.log("\n" + table(["ratio (median of per-round ratios)", "value", "target", "verdict"], ratioRows));
     console.log(
       `\ntargets: ${verdicts.every(Boolean) ? "all PASS" : `${verdicts.filter((v) => !v).length} MISS`} ` +

@@ -6,6 +6,7 @@ import { ConfigurationError } from "./errors/input.js";
 import type { WaitOptions } from "./escalation/wait.js";
 import { type DecisionGateway } from "./gateway/gateway.js";
 import { HttpGateway } from "./gateway/http.js";
+import { UndiciGateway } from "./gateway/undici.js";
 import type { IntentInput } from "./intent/capture.js";
 import { observe, ownOptions, resolveOptions, type ClientOptions, type VerifyMode } from "./options.js";
 import { registerClientFactory } from "./default-client.js";
@@ -61,7 +62,9 @@ export class DecionisClient {
           "apiKey",
           "apiKey is required: pass new DecionisClient({ apiKey }) or set DECIONIS_API_KEY",
         );
-      gateway = new HttpGateway({
+      // undici is loaded here, only when chosen: a missing package fails now, before any request.
+      const Gateway = resolved.transport === "undici" ? UndiciGateway : HttpGateway;
+      gateway = new Gateway({
         baseUrl: resolved.baseUrl,
         apiKey: resolved.apiKey,
         timeoutMs: resolved.timeoutMs,

@@ -38,10 +38,12 @@ export type {
   WireOutcome,
 } from "./gateway/wire.js";
 export { HttpGateway, type HttpGatewayOptions } from "./gateway/http.js";
+export { UndiciGateway } from "./gateway/undici.js";
 export type { CircuitBreakerOptions, CircuitState, CircuitStateChange } from "./gateway/breaker.js";
 export { RetryPolicy, type RetryPolicyOptions } from "./retry.js";
 export type { ClientOptions, ClientHooks, VerifyMode } from "./options.js";
 export type { CallObserver, CallStartEvent, CallEndEvent } from "./options.js";
+export type { Transport } from "./options.js";
 export type { Mode } from "./gateway/wire.js";
 export { InMemoryReplayStore, type ReplayStore, type InMemoryReplayStoreOptions } from "./grants/replay.js";
 export type { GrantClaims } from "./grants/jws.js";

@@ -96,6 +96,7 @@ export const CLIENT_OPTION_NAMES = [
   "reportOutcome",
   "maxShadowInFlight",
   "circuitBreaker",
+  "transport",
 ] as const;
 
 /** The edit distance of two short strings (option names). */
@@ -258,7 +259,18 @@ export interface ClientOptions {
    * @default 64
    */
   maxShadowInFlight?: number;
+  /**
+   * The HTTP stack of the built-in gateway. `"undici"` is the lean one (less
+   * CPU per call, for hot paths): it needs the `undici` package (7.x or 8.x,
+   * `npm install undici`), checked when the client is built. Same protocol,
+   * retries, timeouts and limits either way. Not combinable with `gateway`.
+   * @default "axios"
+   */
+  transport?: Transport;
 }
+
+/** The built-in gateway's HTTP stack: axios (default, no extra package) or undici (optional peer). */
+export type Transport = "axios" | "undici";
 
 /** Grant verification modes. */
 export type VerifyMode = "signature" | "consume" | "none";
@@ -285,6 +297,7 @@ export interface ResolvedOptions {
   reportOutcome: boolean;
   maxShadowInFlight: number;
   circuitBreaker: Required<CircuitBreakerOptions> | false;
+  transport: Transport;
 }
 
 /** @internal */
@@ -382,6 +395,9 @@ const optionsSchema = z.object({
   waitTimeoutMs: z.number().int().min(0).optional(),
   reportOutcome: z.boolean().optional(),
   maxShadowInFlight: z.number().int().min(0).max(100_000).optional(),
+  transport: z
+    .enum(["axios", "undici"], 'must be "axios" (the default) or "undici" (needs the undici package installed)')
+    .optional(),
   circuitBreaker: z
     .union(
       [
@@ -450,6 +466,11 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
       baseDelayMs: o.retryBackoffMs ?? DEFAULTS.retryBackoffMs,
       maxDelayMs: Math.max(5_000, o.retryBackoffMs ?? 0),
     });
+  if (o.transport !== undefined && o.gateway !== undefined)
+    throw new ConfigurationError(
+      "transport",
+      "transport chooses the built-in gateway's HTTP stack: pass either transport or gateway, not both",
+    );
   const tenantId = o.tenantId ?? fromEnv("DECIONIS_TENANT_ID", env);
   if (tenantId !== undefined && (tenantId.includes("|") || tenantId.length > 200 || !HEADER_SAFE.test(tenantId)))
     throw new ConfigurationError("tenantId", 'tenantId must be 1..200 printable ASCII characters without "|"');
@@ -488,5 +509,6 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
             failureThreshold: o.circuitBreaker?.failureThreshold ?? DEFAULTS.circuitBreaker.failureThreshold,
             cooldownMs: o.circuitBreaker?.cooldownMs ?? DEFAULTS.circuitBreaker.cooldownMs,
           },
+    transport: o.transport ?? "axios",
   };
 }

@@ -94,6 +94,66 @@ function serverInfo(status: number, text: string, secrets: readonly string[]): S
 }
 
 /**
+ * The typed error of a complete answer that is not a 2xx (protocol 2.6), for
+ * every transport. `retryAfter` is the raw `Retry-After` header, if any.
+ * @internal
+ */
+export function mapAnswer(
+  status: number,
+  text: string,
+  retryAfter: unknown,
+  secrets: readonly string[],
+): DecionisError {
+  const info = serverInfo(status, text, secrets);
+  if (status === 401) return new AuthenticationError(info);
+  if (status === 403) return new PermissionDeniedError(info);
+  if (status === 409 && info.serverCode === "IDEMPOTENCY_IN_FLIGHT") return new IdempotencyConflictError(info);
+  if (status === 429) return new RateLimitError(info, parseRetryAfter(retryAfter));
+  if (status >= 500) return new ServerError({ ...info, status });
+  if (status >= 300 && status < 400)
+    return new ContractError(`The authority answered with a redirect (${status}); redirects are not followed.`, {
+      reason: "REDIRECT",
+    });
+  return new RequestRejectedError(info);
+}
+
+/**
+ * A status line and headers, then no complete body (reset, short Content-Length,
+ * broken chunked stream): the answer was lost, whatever its status said (protocol 1).
+ * @internal
+ */
+export function truncatedAnswer(
+  status: number,
+  code: string,
+  message: string,
+  secrets: readonly string[],
+): NetworkError {
+  return new NetworkError(
+    `the answer (${status}) was cut short after its status line`,
+    Object.assign(new Error(redact(message, secrets)), { code }),
+    { errno: code === "" ? "TRUNCATED" : code, status, truncated: true },
+  );
+}
+
+/** A body over {@link MAX_RESPONSE_BYTES} (protocol 1). @internal */
+export function responseTooLarge(): ContractError {
+  return new ContractError(`The authority's response is over ${MAX_RESPONSE_BYTES / 1024} KiB.`, {
+    reason: "RESPONSE_TOO_LARGE",
+  });
+}
+
+/**
+ * A socket-level failure before any answer: only its code and message are kept
+ * (they carry no headers), scrubbed of `secrets`.
+ * @internal
+ */
+export function socketError(code: string, message: string, secrets: readonly string[]): NetworkError {
+  const scrubbed = redact(message, secrets);
+  const cause = Object.assign(new Error(scrubbed), { code });
+  return new NetworkError(code === "" ? scrubbed : `${code} (${scrubbed})`, cause, { errno: code });
+}
+
+/**
  * Turns an axios failure into the SDK's typed error. The AxiosError itself
  * is never kept as a cause: it holds the request config and its headers.
  * `secrets` (the API key) are scrubbed from whatever the server said.
@@ -103,34 +163,10 @@ export function mapAxiosError(error: AxiosError, timeoutMs: number, secrets: rea
   const code = error.code ?? "";
   if (code === "ETIMEDOUT" || code === "ECONNABORTED") return new TimeoutError(timeoutMs);
   const response = error.response;
-  // A status line and headers, then no complete body (reset, short Content-Length,
-  // broken chunked stream): the answer was lost, whatever its status said (protocol 1).
   if (response !== undefined && typeof response.data !== "string")
-    return new NetworkError(
-      `the answer (${response.status}) was cut short after its status line`,
-      Object.assign(new Error(redact(error.message, secrets)), { code }),
-      { errno: code === "" ? "TRUNCATED" : code, status: response.status, truncated: true },
-    );
-  if (response !== undefined) {
-    const status = response.status;
-    const info = serverInfo(status, response.data as string, secrets);
-    if (status === 401) return new AuthenticationError(info);
-    if (status === 403) return new PermissionDeniedError(info);
-    if (status === 409 && info.serverCode === "IDEMPOTENCY_IN_FLIGHT") return new IdempotencyConflictError(info);
-    if (status === 429) return new RateLimitError(info, parseRetryAfter(response.headers["retry-after"]));
-    if (status >= 500) return new ServerError({ ...info, status });
-    if (status >= 300 && status < 400)
-      return new ContractError(`The authority answered with a redirect (${status}); redirects are not followed.`, {
-        reason: "REDIRECT",
-      });
-    return new RequestRejectedError(info);
-  }
-  if (code === "ERR_BAD_RESPONSE" && /maxContentLength/.test(error.message))
-    return new ContractError(`The authority's response is over ${MAX_RESPONSE_BYTES / 1024} KiB.`, {
-      reason: "RESPONSE_TOO_LARGE",
-    });
-  // Keep only the socket-level facts: code and message carry no headers.
-  const message = redact(error.message, secrets);
-  const cause = Object.assign(new Error(message), { code });
-  return new NetworkError(code === "" ? message : `${code} (${message})`, cause, { errno: code });
+    return truncatedAnswer(response.status, code, error.message, secrets);
+  if (response !== undefined)
+    return mapAnswer(response.status, response.data as string, response.headers["retry-after"], secrets);
+  if (code === "ERR_BAD_RESPONSE" && /maxContentLength/.test(error.message)) return responseTooLarge();
+  return socketError(code, error.message, secrets);
 }
