@@ -137,6 +137,8 @@ export class Enforcer {
   /** Capture defaults, one object per mode, built once. */
   readonly #capture: Record<Mode, CaptureDefaults>;
   #shadowInFlight = 0;
+  /** The settings of a call that sets no option: the client's, frozen. */
+  readonly #plainSettings: CallSettings;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -154,6 +156,7 @@ export class Enforcer {
       now: Date.now,
     });
     this.#capture = { ENFORCEMENT: defaults("ENFORCEMENT"), SHADOW: defaults("SHADOW") };
+    this.#plainSettings = Object.freeze(this.settings(undefined as unknown as CallOptions));
     this.#outcomes = new OutcomeQueue(
       (job) => this.#authority.reportOutcome(job.decisionId, job.outcome),
       (error) => {
@@ -192,6 +195,10 @@ export class Enforcer {
    * @throws {@link ConfigurationError} naming the option.
    */
   settings(call: CallOptions): CallSettings {
+    // No own option set (a plain gate's calls, `enforce(input)`): the client's settings,
+    // built once. Anything inherited is ignored by ownOptions below as well.
+    if (typeof call === "object" && call !== null && !Array.isArray(call) && Object.keys(call).length === 0)
+      return this.#plainSettings;
     const own = ownOptions(call, CALL_OPTION_NAMES, "call") as CallOptions;
     // Each option read once: what is checked is what is used.
     const { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal } = own;
