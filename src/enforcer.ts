@@ -250,7 +250,9 @@ export class Enforcer {
         }
       }
       if (run !== undefined) {
-        await this.#claim(decision, signal);
+        // Awaited only when the claim waits (consume-token, an asynchronous replay store).
+        const claiming = this.#claim(decision, signal);
+        if (claiming instanceof Promise) await claiming;
         this.#recheck(source, intent);
         // An abort that lands after the answer still stops the run.
         signal?.throwIfAborted();
@@ -350,22 +352,30 @@ export class Enforcer {
         correlationId: intent.correlationId,
       });
       const shadow = intent.mode === "SHADOW";
-      this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
-      if (!shadow) await this.#admit(decision, intent, verify, intent.intentHash, signal);
+      // The event is built only for a hook that will see it.
+      if (this.options.hooks.onDecision !== undefined)
+        this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
+      if (!shadow) {
+        const admitting = this.#admit(decision, intent, verify, intent.intentHash, signal);
+        if (admitting !== undefined) await admitting;
+      }
       return decision;
     } finally {
       asking--;
     }
   }
 
-  /** Accepts and verifies an ALLOW, and records any decision as a receipt. */
-  async #admit(
+  /**
+   * Accepts and verifies an ALLOW, and records any decision as a receipt.
+   * A promise only when the signature is checked; without, it is done on return.
+   */
+  #admit(
     decision: Decision,
     intent: ExecutionIntent | undefined,
     verify: VerifyMode,
     actionHash: string,
     signal: AbortSignal | undefined,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const state: ReceiptState = {
       intent,
       actionHash,
@@ -377,9 +387,14 @@ export class Enforcer {
     };
     if (decision.status === "ALLOW") {
       accept(decision, intent);
-      if (verify === "signature") state.claims = await this.#verifySignature(decision, state, signal);
+      if (verify === "signature")
+        return this.#verifySignature(decision, state, signal).then((claims) => {
+          state.claims = claims;
+          this.#receipts.set(decision, state);
+        });
     }
     this.#receipts.set(decision, state);
+    return undefined;
   }
 
   async #verifySignature(d: Decision, state: ReceiptState, signal: AbortSignal | undefined): Promise<GrantClaims> {
@@ -413,7 +428,7 @@ export class Enforcer {
    * authority with `verify: "consume"`). The caller runs the user's function
    * right after, and nowhere else.
    */
-  async #claim(decision: Decision | null | undefined, signal: AbortSignal | undefined): Promise<Decision> {
+  #claim(decision: Decision | null | undefined, signal: AbortSignal | undefined): Decision | Promise<Decision> {
     if (decision === null || decision === undefined) throw new MissingReceiptError();
     const state = this.#receipts.get(decision);
     if (state === undefined)
@@ -439,10 +454,7 @@ export class Enforcer {
       });
     signal?.throwIfAborted();
     state.used = true;
-    if (state.verify === "consume") {
-      await this.#consume(decision, state, signal);
-      return decision;
-    }
+    if (state.verify === "consume") return this.#consume(decision, state, signal).then(() => decision);
     // One run per grant in this process whatever the mode: two receipts can carry
     // the same grant (an escalation fetched twice). Signed grants are known by jti.
     const pending =
@@ -453,7 +465,7 @@ export class Enforcer {
             `token:${sha256Tagged(decision.executionToken!)}`,
             decision.executionTokenExpiresAt!.getTime(),
           );
-    if (pending !== undefined) await abortable(pending, signal);
+    if (pending !== undefined) return abortable(pending, signal).then(() => decision);
     return decision;
   }
 
