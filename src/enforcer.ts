@@ -264,7 +264,9 @@ export class Enforcer {
     }
     observed?.end({ decision, error: undefined, waitMs });
     if (run === undefined) return decision;
-    return this.#run(decision, run, call.reportOutcome);
+    // #run inlined for the common case: one async frame less per call.
+    if (!call.reportOutcome) return await run(decision);
+    return this.#run(decision, run, true);
   }
 
   /** Asks for a decision and returns it whatever its status (`client.decide`). */
