@@ -117,7 +117,14 @@ export class Authority {
     options: GatewayCallOptions = { signal },
   ): Promise<{ wire: WireDecision; raw: Record<string, unknown> }> {
     const request = enforceRequest(intent.body, intent.idempotencyKey, intent.correlationId);
-    const body = await this.#call(() => this.gateway.enforceAndBind(request, options), signal);
+    // #call inlined: this runs once per gated call, and a closure per call is measurable there.
+    let body: unknown;
+    try {
+      const work = this.gateway.enforceAndBind(request, options);
+      body = await (signal === undefined ? work : abortable(work, signal));
+    } catch (error) {
+      throw asSdkError(error, signal);
+    }
     return { wire: parseDecision(body, "decision"), raw: body as Record<string, unknown> };
   }
 

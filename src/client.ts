@@ -1,6 +1,13 @@
 import type { Decision } from "./decision.js";
 import type { Dossier } from "./dossier.js";
-import { Enforcer, GATED_CALL, type CallOptions, type IntentSource, type Runner } from "./enforcer.js";
+import {
+  Enforcer,
+  GATED_CALL,
+  type CallOptions,
+  type CallSettings,
+  type IntentSource,
+  type Runner,
+} from "./enforcer.js";
 import type { BlockedError } from "./errors/decision.js";
 import { ConfigurationError } from "./errors/input.js";
 import type { WaitOptions } from "./escalation/wait.js";
@@ -115,13 +122,22 @@ export class DecionisClient {
    * and once more right before `run`. Not part of the public API.
    * @internal
    */
-  async [GATED_CALL]<R>(
+  [GATED_CALL]<R>(
     source: IntentSource,
     options: CallOptions,
     run: Runner<R> | undefined,
   ): Promise<Decision | Awaited<R>> {
-    // async: a bad option rejects like every other failure, it never throws synchronously.
-    return this.#enforcer.enforce(source, this.#enforcer.settings(options), run);
+    // Not async (one promise less per call), yet a bad option rejects like every
+    // other failure: it never throws synchronously.
+    let settings: CallSettings;
+    try {
+      settings = this.#enforcer.settings(options);
+    } catch (error) {
+      // The settings' own ConfigurationError, passed through as it is.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error);
+    }
+    return this.#enforcer.enforce(source, settings, run);
   }
 
   /**

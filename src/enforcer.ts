@@ -137,6 +137,8 @@ export class Enforcer {
   /** Capture defaults, one object per mode, built once. */
   readonly #capture: Record<Mode, CaptureDefaults>;
   #shadowInFlight = 0;
+  /** The settings of a call that sets no option: the client's, frozen. */
+  readonly #plainSettings: CallSettings;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -154,6 +156,7 @@ export class Enforcer {
       now: Date.now,
     });
     this.#capture = { ENFORCEMENT: defaults("ENFORCEMENT"), SHADOW: defaults("SHADOW") };
+    this.#plainSettings = Object.freeze(this.settings(undefined as unknown as CallOptions));
     this.#outcomes = new OutcomeQueue(
       (job) => this.#authority.reportOutcome(job.decisionId, job.outcome),
       (error) => {
@@ -192,6 +195,10 @@ export class Enforcer {
    * @throws {@link ConfigurationError} naming the option.
    */
   settings(call: CallOptions): CallSettings {
+    // No own option set (a plain gate's calls, `enforce(input)`): the client's settings,
+    // built once. Anything inherited is ignored by ownOptions below as well.
+    if (typeof call === "object" && call !== null && !Array.isArray(call) && Object.keys(call).length === 0)
+      return this.#plainSettings;
     const own = ownOptions(call, CALL_OPTION_NAMES, "call") as CallOptions;
     // Each option read once: what is checked is what is used.
     const { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal } = own;
@@ -243,7 +250,9 @@ export class Enforcer {
         }
       }
       if (run !== undefined) {
-        await this.#claim(decision, signal);
+        // Awaited only when the claim waits (consume-token, an asynchronous replay store).
+        const claiming = this.#claim(decision, signal);
+        if (claiming instanceof Promise) await claiming;
         this.#recheck(source, intent);
         // An abort that lands after the answer still stops the run.
         signal?.throwIfAborted();
@@ -255,7 +264,9 @@ export class Enforcer {
     }
     observed?.end({ decision, error: undefined, waitMs });
     if (run === undefined) return decision;
-    return this.#run(decision, run, call.reportOutcome);
+    // #run inlined for the common case: one async frame less per call.
+    if (!call.reportOutcome) return await run(decision);
+    return this.#run(decision, run, true);
   }
 
   /** Asks for a decision and returns it whatever its status (`client.decide`). */
@@ -343,22 +354,30 @@ export class Enforcer {
         correlationId: intent.correlationId,
       });
       const shadow = intent.mode === "SHADOW";
-      this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
-      if (!shadow) await this.#admit(decision, intent, verify, intent.intentHash, signal);
+      // The event is built only for a hook that will see it.
+      if (this.options.hooks.onDecision !== undefined)
+        this.#emit("onDecision", { decision, intent, shadow, durationMs: performance.now() - started });
+      if (!shadow) {
+        const admitting = this.#admit(decision, intent, verify, intent.intentHash, signal);
+        if (admitting !== undefined) await admitting;
+      }
       return decision;
     } finally {
       asking--;
     }
   }
 
-  /** Accepts and verifies an ALLOW, and records any decision as a receipt. */
-  async #admit(
+  /**
+   * Accepts and verifies an ALLOW, and records any decision as a receipt.
+   * A promise only when the signature is checked; without, it is done on return.
+   */
+  #admit(
     decision: Decision,
     intent: ExecutionIntent | undefined,
     verify: VerifyMode,
     actionHash: string,
     signal: AbortSignal | undefined,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const state: ReceiptState = {
       intent,
       actionHash,
@@ -370,9 +389,14 @@ export class Enforcer {
     };
     if (decision.status === "ALLOW") {
       accept(decision, intent);
-      if (verify === "signature") state.claims = await this.#verifySignature(decision, state, signal);
+      if (verify === "signature")
+        return this.#verifySignature(decision, state, signal).then((claims) => {
+          state.claims = claims;
+          this.#receipts.set(decision, state);
+        });
     }
     this.#receipts.set(decision, state);
+    return undefined;
   }
 
   async #verifySignature(d: Decision, state: ReceiptState, signal: AbortSignal | undefined): Promise<GrantClaims> {
@@ -406,7 +430,7 @@ export class Enforcer {
    * authority with `verify: "consume"`). The caller runs the user's function
    * right after, and nowhere else.
    */
-  async #claim(decision: Decision | null | undefined, signal: AbortSignal | undefined): Promise<Decision> {
+  #claim(decision: Decision | null | undefined, signal: AbortSignal | undefined): Decision | Promise<Decision> {
     if (decision === null || decision === undefined) throw new MissingReceiptError();
     const state = this.#receipts.get(decision);
     if (state === undefined)
@@ -432,10 +456,7 @@ export class Enforcer {
       });
     signal?.throwIfAborted();
     state.used = true;
-    if (state.verify === "consume") {
-      await this.#consume(decision, state, signal);
-      return decision;
-    }
+    if (state.verify === "consume") return this.#consume(decision, state, signal).then(() => decision);
     // One run per grant in this process whatever the mode: two receipts can carry
     // the same grant (an escalation fetched twice). Signed grants are known by jti.
     const pending =
@@ -446,7 +467,7 @@ export class Enforcer {
             `token:${sha256Tagged(decision.executionToken!)}`,
             decision.executionTokenExpiresAt!.getTime(),
           );
-    if (pending !== undefined) await abortable(pending, signal);
+    if (pending !== undefined) return abortable(pending, signal).then(() => decision);
     return decision;
   }
 

@@ -163,6 +163,8 @@ function resolve<V>(
 
 function policyRefsOf(policy: unknown, policyRefs: unknown): string[] | undefined {
   if (policy === undefined && policyRefs === undefined) return undefined;
+  // The common gate names one policy: nothing to merge or de-duplicate.
+  if (policyRefs === undefined && typeof policy === "string") return [policy];
   const refs: unknown[] = [];
   if (Array.isArray(policy)) refs.push(...(policy as unknown[]));
   else if (policy !== undefined) refs.push(policy);
@@ -189,7 +191,7 @@ function intentOf(
     resolve(options.policy ?? defaults.policy, "policy", self, args),
     resolve(options.policyRefs, "policyRefs", self, args),
   );
-  return {
+  const intent = {
     actor,
     action: {
       type: resolve(options.action, "action", self, args) as string,
@@ -197,12 +199,14 @@ function intentOf(
     },
     parameters: options.parameters === undefined ? { args } : resolve(options.parameters, "parameters", self, args),
     context: resolve(options.context, "context", self, args),
-    target: { operation, ...options.target },
-    ...(policyRefs === undefined ? {} : { policyRefs }),
-    ...(tenantId === undefined ? {} : { tenantId }),
-    ...(correlationId === undefined ? {} : { correlationId }),
-    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    target: options.target === undefined ? { operation } : { operation, ...options.target },
   } as IntentInput;
+  // Set only when given (not spread from `{}`: this runs twice per call).
+  if (policyRefs !== undefined) intent.policyRefs = policyRefs;
+  if (tenantId !== undefined) intent.tenantId = tenantId;
+  if (correlationId !== undefined) intent.correlationId = correlationId;
+  if (idempotencyKey !== undefined) intent.idempotencyKey = idempotencyKey;
+  return intent;
 }
 
 /**
