@@ -24,8 +24,10 @@ import {
 } from "./lib.mjs";
 import { startRedisStore } from "./redis.mjs";
 
-const TARGET_THROUGHPUT = 0.85; // gated / bare axios calls/s at 64 in flight, at least
-const TARGET_CPU = 1.3; // gated / bare axios client CPU per call, at most
+// Issue 12's targets for the default gate (axios, grant verified) against bare axios, same run
+// (issue 8 asked for at least 0.85 at 64 in flight; these are stricter).
+const TARGET_THROUGHPUT = 0.95; // gated / bare axios calls/s at 64 in flight, at least
+const TARGET_CPU = { 64: 1.15, 1: 1.3 }; // gated / bare axios client CPU per call, at most
 const G = "gated (SDK)";
 const G_NONE = 'gated, verify: "none"';
 // shared replay store (issue 12)
@@ -194,7 +196,7 @@ async function main(argv) {
       const tput = ratio(G, "bare axios", conc, "callsPerSec");
       const cpu = ratio(G, "bare axios", conc, "cpuUsPerCall");
       const tputOk = tput >= TARGET_THROUGHPUT;
-      const cpuOk = cpu <= TARGET_CPU;
+      const cpuOk = cpu <= TARGET_CPU[conc];
       ratioRows.push([
         `gated / bare axios, throughput @${conc}`,
         fmt(tput, 2),
@@ -204,7 +206,7 @@ async function main(argv) {
       ratioRows.push([
         `gated / bare axios, CPU per call @${conc}`,
         fmt(cpu, 2),
-        `≤ ${TARGET_CPU}`,
+        `≤ ${TARGET_CPU[conc]}`,
         cpuOk ? "PASS" : "MISS",
       ]);
       if (conc === 64) verdicts.push(tputOk);
