@@ -63,12 +63,17 @@ describe("shadow mode", () => {
       "SHADOW_OVERLOADED",
       "SHADOW_OVERLOADED",
     ]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Polled, not slept for: on a loaded CI machine the two requests can take longer to arrive.
+    const until = async (ok: () => boolean) => {
+      for (const deadline = Date.now() + 5_000; !ok() && Date.now() < deadline; )
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await until(() => authority.requests.length >= 2);
     expect(authority.requests.length).toBe(2);
-    // Once they have answered, there is room again.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Once they have answered (150 ms each, waited for with a wide margin), there is room again.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     await open(6);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => authority.requests.length >= 3);
     expect(authority.requests.length).toBe(3);
     expect(errorsSeen).toHaveLength(3);
   });
