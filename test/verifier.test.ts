@@ -65,6 +65,16 @@ describe("the batched grant verifier", () => {
     await verifier.crashForTest();
   });
 
+  it("the worker itself answers batch after batch (it is not lost and replaced by inline checks)", async () => {
+    const verifier = new BatchVerifier();
+    for (let round = 0; round < 4; round++) {
+      const { all, results } = await batchOf(verifier, 6);
+      await expect(results).resolves.toEqual(validity(all));
+      expect(verifier.disabled).toBe(false);
+    }
+    await verifier.crashForTest();
+  });
+
   it("agrees with the inline check", () => {
     for (const c of cases(12)) expect(verifyInline(c.signingInput, c.signature, c.key)).toBe(c.valid);
     expect(verifyInline("a.b", "not base64url!", alice.publicKey)).toBe(false);
