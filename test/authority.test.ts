@@ -22,6 +22,7 @@ describe("the checked gateway", () => {
     await expect(client.ping()).rejects.toThrow(ConfigurationError);
     await expect(client.ping()).rejects.toThrow("The client's gateway has no health() method, which this call needs");
     await expect(client.getDossier("dos_1")).rejects.toThrow("has no getDossier() method");
+    await expect(client.ping()).rejects.toMatchObject({ option: "gateway" });
   });
 
   it("health and dossier answers are checked against the protocol", async () => {
@@ -37,6 +38,11 @@ describe("the checked gateway", () => {
     await expect(client.ping()).rejects.toThrow("The health answer does not match the protocol.");
     await expect(client.getDossier("dos_9")).rejects.toThrow(ContractError);
     await expect(client.getDossier("dos_9")).rejects.toThrow("Dossier dos_9 does not match the protocol.");
+    const dossierError = await client.getDossier("dos_9").catch((e: unknown) => e);
+    expect((dossierError as ContractError).issues.length).toBeGreaterThan(0);
+    gateway.health.mockResolvedValueOnce({ status: 1 });
+    const healthError = await client.ping().catch((e: unknown) => e);
+    expect((healthError as ContractError).issues[0]?.path).toEqual(["status"]);
     expect(gateway.getDossier).toHaveBeenLastCalledWith("dos_9", expect.anything());
   });
 
