@@ -65,6 +65,33 @@ describe("the batched grant verifier", () => {
     await verifier.crashForTest();
   });
 
+  it("the worker itself answers batch after batch (it is not lost and replaced by inline checks)", async () => {
+    const verifier = new BatchVerifier();
+    for (let round = 0; round < 4; round++) {
+      const { all, results } = await batchOf(verifier, 6);
+      await expect(results).resolves.toEqual(validity(all));
+      expect(verifier.disabled).toBe(false);
+    }
+    await verifier.crashForTest();
+  });
+
+  it("a check alone starts the worker: later checks go to it without anyone calling boot()", async () => {
+    const verifier = new BatchVerifier();
+    const [first] = cases(1);
+    await expect(verifier.verify(first!.signingInput, first!.signature, first!.key)).resolves.toBe(true);
+    expect(verifier.pending).toBe(0); // checked inline while the worker boots
+    let batched = false;
+    for (const deadline = Date.now() + 3_000; !batched && Date.now() < deadline;) {
+      const answer = verifier.verify(first!.signingInput, first!.signature, first!.key);
+      await nextTurn();
+      batched = verifier.pending === 1;
+      await expect(answer).resolves.toBe(true);
+      if (!batched) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(batched).toBe(true);
+    await verifier.crashForTest();
+  });
+
   it("agrees with the inline check", () => {
     for (const c of cases(12)) expect(verifyInline(c.signingInput, c.signature, c.key)).toBe(c.valid);
     expect(verifyInline("a.b", "not base64url!", alice.publicKey)).toBe(false);

@@ -255,6 +255,38 @@ describe("the in-memory replay store at its edges", () => {
     expect(() => store.claim("d", 1_000, 0)).toThrow("the replay store holds 3 unexpired grants; raise maxEntries");
     expect(store.size).toBe(3);
   });
+
+  it("forgets an id at the instant its grant expires", () => {
+    const store = new InMemoryReplayStore();
+    expect(store.claim("a", 100, 0)).toBe(true);
+    expect(store.claim("b", 1_000, 100)).toBe(true);
+    expect(store.size).toBe(1);
+  });
+
+  it("when full, sweeps an id expiring out of claim order at that instant", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 2 });
+    expect(store.claim("late", 300, 0)).toBe(true);
+    expect(store.claim("early", 100, 0)).toBe(true);
+    expect(() => store.claim("c", 1_000, 99)).toThrow("raise maxEntries");
+    expect(store.claim("c", 1_000, 100)).toBe(true);
+    expect(store.size).toBe(2);
+  });
+
+  it("when full, waits for the soonest expiry and keeps tracking it after a sweep", () => {
+    const store = new InMemoryReplayStore({ maxEntries: 3 });
+    for (const [id, exp] of [
+      ["front", 500],
+      ["a", 100],
+      ["b", 150],
+    ] as const)
+      expect(store.claim(id, exp, 0)).toBe(true);
+    expect(() => store.claim("c", 1_000, 50)).toThrow("raise maxEntries");
+    // Before a: b expires after a, the sweep of now must note a's expiry, not the last one iterated.
+    expect(store.claim("c", 1_000, 120)).toBe(true);
+    // The sweep found b the soonest; c, expiring later, must not push the next sweep past b.
+    expect(store.claim("d", 1_000, 200)).toBe(true);
+    expect(store.size).toBe(3);
+  });
 });
 
 describe("what each refusal says", () => {
