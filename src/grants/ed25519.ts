@@ -135,17 +135,23 @@ export const SMALL_ORDER_KEYS: ReadonlySet<string> = new Set([
   "0100000000000000000000000000000000000000000000000000000000000080",
 ]);
 
-const rawKeys = new WeakMap<KeyObject, Buffer>();
+/** Per key: its 32 raw bytes, and whether it is one of {@link SMALL_ORDER_KEYS}. */
+const rawKeys = new WeakMap<KeyObject, { raw: Buffer; smallOrder: boolean }>();
+
+function keyInfo(key: KeyObject): { raw: Buffer; smallOrder: boolean } {
+  let info = rawKeys.get(key);
+  if (info === undefined) {
+    const { x } = key.export({ format: "jwk" });
+    const raw = Buffer.from(x ?? "", "base64url");
+    info = { raw, smallOrder: SMALL_ORDER_KEYS.has(raw.toString("hex")) };
+    rawKeys.set(key, info);
+  }
+  return info;
+}
 
 /** @internal The 32 raw bytes of an Ed25519 public key, cached per KeyObject. */
 export function rawKey(key: KeyObject): Buffer {
-  let raw = rawKeys.get(key);
-  if (raw === undefined) {
-    const { x } = key.export({ format: "jwk" });
-    raw = Buffer.from(x ?? "", "base64url");
-    rawKeys.set(key, raw);
-  }
-  return raw;
+  return keyInfo(key).raw;
 }
 
 /**
@@ -156,14 +162,14 @@ export function verifyEd25519(message: string, signature: string, key: KeyObject
   try {
     const sig = Buffer.from(signature, "base64url");
     if (sig.length !== 64 || !canonicalS(sig)) return false;
-    const raw = rawKey(key);
+    const { raw, smallOrder } = keyInfo(key);
     if (raw.length !== 32) return false;
     const data = Buffer.from(message, "latin1");
     if (backend === "sodium") {
       const lib = loadSodium();
       if (lib !== null) return lib.crypto_sign_verify_detached(sig, data, raw);
     }
-    if (SMALL_ORDER_KEYS.has(raw.toString("hex"))) return false;
+    if (smallOrder) return false;
     return verify(null, data, key, sig);
   } catch {
     return false;
