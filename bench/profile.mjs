@@ -13,8 +13,15 @@
 // and for axios configured as the SDK configures it, to show the transport's share (axios,
 // axios-retry, node:http).
 //
+// With --grant-check, only the Ed25519 grant check, per backend (libsodium through sodium-native,
+// and node:crypto): the primitive alone and verifyGrant (JWS + claims), in interleaved rounds
+// (the backend order alternates per round) on the same token, medians and the per-round ratio
+// sodium / node:crypto. Target: <= 0.6 (issue 12).
+//
 //   node bench/profile.mjs [--calls 20000] [--reps 5] [--top 25] [--http [--http-calls 5000] [--http-rounds 5]]
+//   node bench/profile.mjs --grant-check [--calls 5000] [--rounds 15]
 import { verify } from "node:crypto";
+import { createRequire } from "node:module";
 import { allowAnswer, JWKS, publicKey } from "./authority.mjs";
 import { Session } from "node:inspector/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -239,7 +246,102 @@ function printAttribution(title, profile, cpuUsPerCall, top) {
 
 // ---------------------------------------------------------------------------------------------
 
+/** CPU µs per call of `step` over `calls` calls (one sample, after the caller's warm-up). */
+function cpuSample(step, calls) {
+  let sink;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < calls; i++) sink = step();
+  const c = process.cpuUsage(c0);
+  globalThis.__benchSink = sink;
+  return (c.user + c.system) / calls;
+}
+
+/** --grant-check: the grant check's CPU per verification with each Ed25519 backend, interleaved. */
+export async function grantCheck(opts) {
+  const ed = await internal("grants/ed25519.js");
+  const jws = await internal("grants/jws.js");
+  if (!ed.verifyEd25519 || !jws.verifyGrant) throw new Error("dist/esm has no grants/ed25519.js: run npm run build");
+  if (ed.ed25519Backend() !== "sodium")
+    throw new Error("sodium-native does not load here: npm install sodium-native@4");
+  const m = machine();
+  console.log(`decionis grant check — ${m.nproc} CPUs (${m.cpu}), node ${m.node}, load average ${m.loadavg.join(" ")}`);
+  console.log(
+    `${opts.calls} checks per sample, ${opts.rounds} interleaved rounds; CPU = process.cpuUsage user+system.\n`,
+  );
+  const answer = allowAnswer({
+    hash: `sha256:${"a".repeat(64)}`,
+    tenantId: "bench_tenant",
+    expiresAt: new Date(Date.now() + 120_000).toISOString(),
+    issuer: "profile-authority",
+  });
+  const token = answer.execution_token;
+  const [h, p, sig] = token.split(".");
+  const expected = {
+    intentHash: answer.action_hash,
+    decisionId: answer.decision_id,
+    dossierId: answer.dossier_id,
+    tenantId: "bench_tenant",
+    intentExpiresAtMs: undefined,
+    clockSkewMs: 5_000,
+    now: Date.now(),
+  };
+  const sodium = createRequire(import.meta.url)("sodium-native");
+  const message = Buffer.from(`${h}.${p}`, "latin1");
+  const sigBytes = Buffer.from(sig, "base64url");
+  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url");
+  const steps = {
+    "the primitive alone (crypto_sign_verify_detached / crypto.verify)": (backend) =>
+      backend === "sodium"
+        ? () => sodium.crypto_sign_verify_detached(sigBytes, message, raw)
+        : () => verify(null, message, publicKey, sigBytes),
+    "Ed25519 check (verifyEd25519: decode, S < L, verify)": (backend) => () =>
+      ed.verifyEd25519(`${h}.${p}`, sig, publicKey, backend),
+    "verifyGrant inline (JWS + check + claims zod + checks)": () => () =>
+      jws.verifyGrant(jws.readGrantHeader(token), publicKey, expected),
+  };
+  const backends = ["sodium", "node"];
+  const rows = [];
+  for (const [name, make] of Object.entries(steps)) {
+    const samples = { sodium: [], node: [] };
+    const ratios = [];
+    for (const b of backends) {
+      ed.setEd25519Backend(b);
+      cpuSample(make(b), Math.min(opts.calls, 2000));
+    }
+    for (let r = 0; r < opts.rounds; r++) {
+      const order = r % 2 === 0 ? backends : [...backends].reverse();
+      const round = {};
+      for (const b of order) {
+        ed.setEd25519Backend(b);
+        gc();
+        round[b] = cpuSample(make(b), opts.calls);
+        samples[b].push(round[b]);
+      }
+      ratios.push(round.sodium / round.node);
+    }
+    ed.setEd25519Backend("auto");
+    rows.push([
+      name,
+      median(samples.sodium),
+      median(samples.node),
+      median(ratios),
+      Math.min(...ratios),
+      Math.max(...ratios),
+    ]);
+  }
+  console.log("| step | sodium µs | node:crypto µs | sodium / node (median of rounds) | range |");
+  console.log("| --- | ---: | ---: | ---: | --- |");
+  for (const [name, so, no, ratio, lo, hi] of rows)
+    console.log(
+      `| ${name} | ${fmt(so, 1)} | ${fmt(no, 1)} | ${ratio.toFixed(2)} | ${lo.toFixed(2)}–${hi.toFixed(2)} |`,
+    );
+  console.log(
+    `\ntarget: sodium / node:crypto <= 0.6 -> ${rows[1][3] <= 0.6 ? "met" : "NOT met"} (${rows[1][3].toFixed(2)}, the SDK's check)`,
+  );
+}
+
 export async function main(argv) {
+  if (argv.includes("--grant-check")) return grantCheck(parseArgs(argv, { grantCheck: true, calls: 5000, rounds: 15 }));
   const opts = parseArgs(argv, { calls: 20000, reps: 5, top: 25, http: false, httpCalls: 5000, httpRounds: 5 });
   const m = machine();
   console.log(`decionis profile — ${m.nproc} CPUs (${m.cpu}), node ${m.node}, load average ${m.loadavg.join(" ")}`);

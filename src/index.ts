@@ -47,6 +47,7 @@ export type { Transport } from "./options.js";
 export type { Mode } from "./gateway/wire.js";
 export { InMemoryReplayStore, type ReplayStore, type InMemoryReplayStoreOptions } from "./grants/replay.js";
 export type { GrantClaims } from "./grants/jws.js";
+export { ed25519Backend, type Ed25519Backend, type Ed25519Choice } from "./grants/ed25519.js";
 export { EscalationTimeoutError, type EscalationUpdate, type WaitOptions } from "./escalation/wait.js";
 export { verifyDossier, type Dossier, type DossierVerification } from "./dossier.js";
 export { VERSION } from "./version.js";

@@ -11,6 +11,7 @@ import type { DecisionGateway } from "./gateway/gateway.js";
 import type { ExecutionIntent } from "./intent/capture.js";
 import { MODES, wireJwksSchema, type Mode, type WireJwks } from "./gateway/wire.js";
 import type { ReplayStore } from "./grants/replay.js";
+import { setEd25519Backend, type Ed25519Choice } from "./grants/ed25519.js";
 import { HEADER_SAFE } from "./intent/capture.js";
 import { RetryPolicy } from "./retry.js";
 import type { CircuitBreakerOptions, CircuitStateChange } from "./gateway/breaker.js";
@@ -87,6 +88,7 @@ export const CLIENT_OPTION_NAMES = [
   "hooks",
   "verify",
   "authorityKeys",
+  "ed25519",
   "clockSkewMs",
   "keysRefetchIntervalMs",
   "replayStore",
@@ -225,6 +227,15 @@ export interface ClientOptions {
    * @default fetched from `{baseUrl}/.well-known/jwks.json`
    */
   authorityKeys?: WireJwks | string;
+  /**
+   * The Ed25519 implementation of grant checks, for the whole process:
+   * `"sodium"` (libsodium through the optional package `sodium-native@4`, about
+   * half the CPU), `"node"` (node:crypto), or `"auto"`: sodium-native when it
+   * loads, else node:crypto. See `ed25519Backend()` for the one in use.
+   * @default "auto"
+   * @throws {@link ConfigurationError} at construction, `"sodium"` without `sodium-native`.
+   */
+  ed25519?: Ed25519Choice;
   /** Clock skew allowed when checking grant times, ms. @default 5_000 */
   clockSkewMs?: number;
   /** Least time between two key refetches caused by an unknown key id, ms. @default 10_000 */
@@ -382,6 +393,7 @@ const optionsSchema = z.object({
     .optional(),
   verify: z.enum(["signature", "consume", "none"]).optional(),
   authorityKeys: z.union([z.string(), wireJwksSchema], "must be a JWKS object { keys: [...] } or its URL").optional(),
+  ed25519: z.enum(["auto", "sodium", "node"], 'must be "auto", "sodium" or "node"').optional(),
   clockSkewMs: z.number().int().min(0).max(300_000).optional(),
   keysRefetchIntervalMs: z.number().int().min(0).max(86_400_000).optional(),
   replayStore: z
@@ -459,6 +471,8 @@ export function resolveOptions(options: ClientOptions = {}, env: Environment = p
   if (own["hooks"] !== undefined) own["hooks"] = ownOptions(own["hooks"], HOOK_NAMES, "hooks");
   parseOptions(optionsSchema, own);
   const o = own as z.output<typeof optionsSchema>;
+  // Process-wide, and here so that a forced "sodium" that cannot load fails at construction.
+  if (o.ed25519 !== undefined) setEd25519Backend(o.ed25519);
   const retryPolicy =
     o.retryPolicy ??
     new RetryPolicy({

@@ -10,13 +10,15 @@
  *   thread hops are paid per batch, not per grant. While the worker boots,
  *   checks run inline.
  *
- * Either way the answer is `crypto.verify` on the same bytes and key. If the
+ * Either way the answer is the same Ed25519 check (ed25519.ts: libsodium or
+ * node:crypto, whichever is in use) on the same bytes and key. If the
  * worker cannot start, crashes, stops answering or cannot be sent a job, the
  * checks it held run inline: a grant is never taken as verified without a check.
  */
-import { verify, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import * as timers from "node:timers";
 import { Worker } from "node:worker_threads";
+import { SMALL_ORDER_KEYS, sodiumModulePath, verifyEd25519 } from "./ed25519.js";
 
 /** One grant to check: the signing input (`header.payload`, ASCII) and the base64url signature. */
 interface Job {
@@ -27,20 +29,41 @@ interface Job {
 }
 
 /** Runs in the worker: CommonJS source, so it needs no file of its own in either build. */
+// The same rules as verifyEd25519 (ed25519.ts): 64 bytes, S < L, then libsodium when
+// the batch names it, else node:crypto with the small-order keys refused.
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { verify } = require("node:crypto");
+const L = Buffer.from("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", "hex");
+const SMALL = new Set(${JSON.stringify([...SMALL_ORDER_KEYS])});
 const keys = new Map();
+let sodium;
+function canonicalS(sig) {
+  for (let i = 31; i >= 0; i--) if (sig[32 + i] !== L[i]) return sig[32 + i] < L[i];
+  return false;
+}
+function check(key, message, signature) {
+  const sig = Buffer.from(signature, "base64url");
+  if (sig.length !== 64 || !canonicalS(sig)) return false;
+  const raw = key.raw;
+  if (raw.length !== 32) return false;
+  const data = Buffer.from(message, "latin1");
+  if (sodium !== undefined) return sodium.crypto_sign_verify_detached(sig, data, raw);
+  if (SMALL.has(raw.toString("hex"))) return false;
+  return verify(null, data, key.key, sig);
+}
 parentPort.on("message", (batch) => {
   if (batch.reset === true) keys.clear();
-  if (batch.keys !== undefined) for (const [id, key] of batch.keys) keys.set(id, key);
+  if (batch.keys !== undefined)
+    for (const [id, key] of batch.keys) keys.set(id, { key, raw: Buffer.from(key.export({ format: "jwk" }).x || "", "base64url") });
+  if (typeof batch.sodium === "string" && sodium === undefined) sodium = require(batch.sodium);
+  if (batch.sodium === null) sodium = undefined;
   const jobs = batch.jobs;
   const valid = new Uint8Array(jobs.length / 3);
   for (let i = 0; i < valid.length; i++) {
     const key = keys.get(jobs[3 * i]);
     try {
-      valid[i] = key !== undefined &&
-        verify(null, Buffer.from(jobs[3 * i + 1], "latin1"), key, Buffer.from(jobs[3 * i + 2], "base64url")) ? 1 : 0;
+      valid[i] = key !== undefined && check(key, jobs[3 * i + 1], jobs[3 * i + 2]) ? 1 : 0;
     } catch {
       valid[i] = 0;
     }
@@ -51,11 +74,7 @@ parentPort.on("message", (batch) => {
 
 /** Checks one signature on this thread. */
 export function verifyInline(signingInput: string, signature: string, key: KeyObject): boolean {
-  try {
-    return verify(null, Buffer.from(signingInput, "latin1"), key, Buffer.from(signature, "base64url"));
-  } catch {
-    return false;
-  }
+  return verifyEd25519(signingInput, signature, key);
 }
 
 // Taken once, at load: fake timers installed later by the caller's tests (jest, sinon,
@@ -198,6 +217,8 @@ export class BatchVerifier {
       worker.postMessage({
         seq,
         jobs: flat,
+        // The backend of this moment: a path to require once, or null for node:crypto.
+        sodium: sodiumModulePath() ?? null,
         ...(newKeys.length === 0 ? {} : { keys: newKeys }),
         ...(reset ? { reset } : {}),
       });
