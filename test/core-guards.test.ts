@@ -65,7 +65,7 @@ describe("shadow mode", () => {
     ]);
     // Polled, not slept for: on a loaded CI machine the two requests can take longer to arrive.
     const until = async (ok: () => boolean) => {
-      for (const deadline = Date.now() + 5_000; !ok() && Date.now() < deadline; )
+      for (const deadline = Date.now() + 5_000; !ok() && Date.now() < deadline;)
         await new Promise((resolve) => setTimeout(resolve, 10));
     };
     await until(() => authority.requests.length >= 2);
