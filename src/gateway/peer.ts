@@ -21,10 +21,22 @@ function here(): string | undefined {
   }
 }
 
-/** A `require` resolving from this package (or from the working directory in a bundle). */
-function localRequire(): NodeJS.Require {
+/**
+ * A `require` resolving from this package: the CommonJS build's own, or one
+ * made from this file's URL in the ESM build; undefined in a bundle that keeps
+ * no file location. Used by every optional peer (undici, sodium-native, the
+ * agent and framework adapters' packages).
+ * @internal
+ */
+export function packageRequire(): NodeJS.Require | undefined {
   if (typeof require === "function") return require;
-  return createRequire(here() ?? `${process.cwd()}/`);
+  const location = here();
+  return location === undefined ? undefined : createRequire(location);
+}
+
+/** {@link packageRequire}, or one resolving from the working directory in a bundle. @internal */
+export function localRequire(): NodeJS.Require {
+  return packageRequire() ?? createRequire(`${process.cwd()}/`);
 }
 
 /**

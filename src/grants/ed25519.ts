@@ -19,7 +19,7 @@
  * test/grants/ed25519.test.ts.
  */
 import { verify, type KeyObject } from "node:crypto";
-import { createRequire } from "node:module";
+import { localRequire } from "../gateway/peer.js";
 import { ConfigurationError } from "../errors/input.js";
 
 /** Which Ed25519 implementation checks grants. `"auto"`: sodium-native when it loads, else node:crypto. */
@@ -37,28 +37,11 @@ let sodiumPath: string | undefined;
 let sodiumError: string | undefined;
 let choice: Ed25519Choice = "auto";
 
-/** Where this file is, to resolve the optional peer from the package rather than the caller's cwd. */
-function ownLocation(): string | undefined {
-  const holder: { stack?: unknown } = {};
-  const slot = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
-  try {
-    Error.prepareStackTrace = (_error, frames) => frames;
-    Error.captureStackTrace(holder, ownLocation);
-    const frames = holder.stack as NodeJS.CallSite[] | undefined;
-    return frames?.[0]?.getFileName() ?? undefined;
-  } finally {
-    if (slot === undefined) Reflect.deleteProperty(Error, "prepareStackTrace");
-    else Object.defineProperty(Error, "prepareStackTrace", slot);
-  }
-}
-
 function loadSodium(): Sodium | null {
   if (sodium !== undefined) return sodium;
   sodium = null;
   try {
-    const here = ownLocation();
-    // CommonJS build: its own require; ESM build: one made from this file's URL.
-    const load = typeof require === "function" ? require : createRequire(here ?? `${process.cwd()}/`);
+    const load = localRequire();
     const path = load.resolve("sodium-native");
     const mod = load(path) as Partial<Sodium>;
     if (typeof mod.crypto_sign_verify_detached !== "function") throw new Error("no crypto_sign_verify_detached");

@@ -11,7 +11,7 @@
  * enforcement path here, only bookkeeping and the words the model reads.
  */
 import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
+import { packageRequire } from "../../gateway/peer.js";
 import {
   BindingMismatchError,
   BlockedError,
@@ -494,22 +494,6 @@ function restore(saved: string, canonical: string): ToolCallVerdict {
 // ---------------------------------------------------------------------------
 // Optional peers: an adapter names the package it needs when it is missing.
 
-/** This file's own location, as Node reports it (a path under CommonJS, a file: URL under ESM). */
-function ownLocation(): string | undefined {
-  const holder: { stack?: unknown } = {};
-  // Read through a descriptor: the hook is a plain value slot, swapped for one synchronous capture.
-  const slot = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
-  try {
-    Error.prepareStackTrace = (_error, frames) => frames;
-    Error.captureStackTrace(holder, ownLocation);
-    const frames = holder.stack as NodeJS.CallSite[] | undefined;
-    return frames?.[0]?.getFileName() ?? undefined;
-  } finally {
-    if (slot === undefined) Reflect.deleteProperty(Error, "prepareStackTrace");
-    else Object.defineProperty(Error, "prepareStackTrace", slot);
-  }
-}
-
 /**
  * Checks, when an adapter is imported, that its framework can be resolved
  * from here, so the failure names the package to install instead of
@@ -518,14 +502,9 @@ function ownLocation(): string | undefined {
  * @throws {@link ConfigurationError} naming the package and the install command.
  */
 export function requirePeer(pkg: string, adapter: string, range: string): void {
-  let resolve: (id: string) => string;
-  if (typeof require === "function") resolve = (id) => require.resolve(id);
-  else {
-    const here = ownLocation();
-    if (here === undefined) return; // no location to resolve from (a bundle): the framework import reports it
-    const local = createRequire(here);
-    resolve = (id) => local.resolve(id);
-  }
+  const load = packageRequire();
+  if (load === undefined) return; // no location to resolve from (a bundle): the framework import reports it
+  const resolve = (id: string): string => load.resolve(id);
   try {
     resolve(pkg);
   } catch (error) {
