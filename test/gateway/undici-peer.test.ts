@@ -5,54 +5,15 @@
  * process whose resolver refuses the package; the ESM branch (no `require`)
  * runs on a copy of src/ marked `"type": "module"`.
  */
-import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { ConfigurationError, DecionisClient, UndiciGateway, RetryPolicy } from "../../src/index.js";
 import { MockGateway } from "../helpers/mock-gateway.js";
+import { lastJsonLine, usePeerSandbox } from "../helpers/peer-sandbox.js";
 
-const ROOT = join(__dirname, "..", "..");
-const SCRATCH = join(ROOT, ".tmp", "undici-peer-test");
-const HIDE = join(SCRATCH, "hide-undici.cjs");
-const ESM_COPY = join(SCRATCH, "esm");
-const exec = promisify(execFile);
-
-beforeAll(() => {
-  rmSync(SCRATCH, { recursive: true, force: true });
-  mkdirSync(SCRATCH, { recursive: true });
-  writeFileSync(
-    HIDE,
-    `const Module = require("node:module");
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (process.env.HIDE_UNDICI === "1" && (request === "undici" || request.startsWith("undici/"))) {
-    const error = new Error("Cannot find module '" + request + "'");
-    error.code = "MODULE_NOT_FOUND";
-    throw error;
-  }
-  return resolve.call(this, request, ...rest);
-};
-`,
-  );
-  cpSync(join(ROOT, "src"), join(ESM_COPY, "src"), { recursive: true });
-  writeFileSync(join(ESM_COPY, "package.json"), JSON.stringify({ type: "module" }));
-});
-afterAll(() => {
-  rmSync(SCRATCH, { recursive: true, force: true });
-});
+const sandbox = usePeerSandbox("undici-peer-test");
 
 /** Runs `code` in a child Node (TypeScript through tsx) and returns its last line, parsed. */
 async function child(code: string, options: { hide: boolean; esm: boolean }): Promise<Record<string, unknown>> {
-  const args = options.esm
-    ? ["--require", HIDE, "--import", "tsx", "--input-type=module", "-e", code]
-    : ["--require", HIDE, "--require", "tsx/cjs", "-e", code];
-  const { stdout } = await exec(process.execPath, args, {
-    cwd: options.esm ? ESM_COPY : ROOT,
-    env: { ...process.env, HIDE_UNDICI: options.hide ? "1" : "0" },
-    timeout: 30_000,
-  });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+  return lastJsonLine(await sandbox.run(code, { hide: options.hide ? ["undici"] : [], esm: options.esm }));
 }
 
 /** Imports decionis, notes whether undici got loaded, then builds an undici client. */

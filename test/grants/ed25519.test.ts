@@ -4,11 +4,7 @@
  * and every small-order key is refused by both, and the choice of backend is
  * lazy, observable and, when forced, fails at construction.
  */
-import { execFile } from "node:child_process";
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { DecionisClient } from "../../src/index.js";
 import {
   ed25519Backend,
@@ -19,6 +15,7 @@ import {
   type Ed25519Backend,
 } from "../../src/grants/ed25519.js";
 import { BatchVerifier } from "../../src/grants/verifier.js";
+import { lastJsonLine, usePeerSandbox } from "../helpers/peer-sandbox.js";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const sodium = require("sodium-native") as {
@@ -166,36 +163,7 @@ describe("choosing the backend", () => {
 });
 
 // Child processes: a fresh module graph, sodium-native hidden or not, CommonJS and ESM.
-const ROOT = join(__dirname, "..", "..");
-const SCRATCH = join(ROOT, ".tmp", "ed25519-test");
-const HIDE = join(SCRATCH, "hide.cjs");
-const ESM_COPY = join(SCRATCH, "esm");
-const exec = promisify(execFile);
-
-beforeAll(() => {
-  rmSync(SCRATCH, { recursive: true, force: true });
-  mkdirSync(SCRATCH, { recursive: true });
-  writeFileSync(
-    HIDE,
-    // Refused when resolved or loaded, as if absent or its binary did not fit this platform.
-    `const Module = require("node:module");
-const refuse = (request) => {
-  if (process.env.HIDE_SODIUM === "1" && String(request).includes("sodium-native")) {
-    const e = new Error("Cannot find module 'sodium-native'"); e.code = "MODULE_NOT_FOUND"; throw e;
-  }
-};
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) { refuse(request); return resolve.call(this, request, ...rest); };
-const load = Module._load;
-Module._load = function (request, ...rest) { refuse(request); return load.call(this, request, ...rest); };
-`,
-  );
-  cpSync(join(ROOT, "src"), join(ESM_COPY, "src"), { recursive: true });
-  writeFileSync(join(ESM_COPY, "package.json"), JSON.stringify({ type: "module" }));
-});
-afterAll(() => {
-  rmSync(SCRATCH, { recursive: true, force: true });
-});
+const sandbox = usePeerSandbox("ed25519-test");
 
 const PROBE = `
 const out = { atImport, backend: d.ed25519Backend() };
@@ -211,15 +179,7 @@ async function probe(esm: boolean, hide: boolean) {
     ? `import { createRequire } from "node:module"; const require = createRequire(import.meta.url); ${seen}
        const d = await import("./src/index.ts"); const atImport = SODIUM_SEEN(); ${PROBE}`
     : `${seen} const d = require("./src/index.ts"); const atImport = SODIUM_SEEN(); ${PROBE}`;
-  const args = esm
-    ? ["--require", HIDE, "--import", "tsx", "--input-type=module", "-e", code]
-    : ["--require", HIDE, "--require", "tsx/cjs", "-e", code];
-  const { stdout } = await exec(process.execPath, args, {
-    cwd: esm ? ESM_COPY : ROOT,
-    env: { ...process.env, HIDE_SODIUM: hide ? "1" : "0" },
-    timeout: 30_000,
-  });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+  return lastJsonLine(await sandbox.run(code, { hide: hide ? ["sodium-native"] : [], esm }));
 }
 
 describe.each([

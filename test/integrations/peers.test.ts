@@ -7,59 +7,14 @@
  * ESM branch (which has no `require`) runs on a copy of src/ marked
  * `"type": "module"`.
  */
-import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { usePeerSandbox } from "../helpers/peer-sandbox.js";
 
-const ROOT = join(__dirname, "..", "..");
-const SCRATCH = join(ROOT, ".tmp", "peers-test");
-const HIDE = join(SCRATCH, "hide-packages.cjs");
-const ESM_COPY = join(SCRATCH, "esm");
-const exec = promisify(execFile);
-
-beforeAll(() => {
-  rmSync(SCRATCH, { recursive: true, force: true });
-  mkdirSync(SCRATCH, { recursive: true });
-  // Node's resolver, refusing the packages named in HIDE_PACKAGES as if they were not installed.
-  writeFileSync(
-    HIDE,
-    `const Module = require("node:module");
-const hidden = (process.env.HIDE_PACKAGES || "").split(",").filter(Boolean);
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (hidden.some((p) => request === p || request.startsWith(p + "/"))) {
-    const error = new Error("Cannot find module '" + request + "'");
-    error.code = "MODULE_NOT_FOUND";
-    throw error;
-  }
-  return resolve.call(this, request, ...rest);
-};
-`,
-  );
-  cpSync(join(ROOT, "src"), join(ESM_COPY, "src"), { recursive: true });
-  writeFileSync(join(ESM_COPY, "package.json"), JSON.stringify({ type: "module" }));
-});
-afterAll(() => {
-  rmSync(SCRATCH, { recursive: true, force: true });
-});
+const sandbox = usePeerSandbox("peers-test");
 
 /** Runs `code` in a child Node (TypeScript through tsx); resolves with its output whatever the exit code. */
 async function child(code: string, options: { hide?: string[]; esm?: boolean } = {}) {
-  const args = options.esm
-    ? ["--require", HIDE, "--import", "tsx", "--input-type=module", "-e", code]
-    : ["--require", HIDE, "--require", "tsx/cjs", "-e", code];
-  try {
-    const { stdout, stderr } = await exec(process.execPath, args, {
-      cwd: options.esm ? ESM_COPY : ROOT,
-      env: { ...process.env, HIDE_PACKAGES: (options.hide ?? []).join(",") },
-      timeout: 30_000,
-    });
-    return { ok: true, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string };
-    return { ok: false, out: (e.stdout ?? "") + (e.stderr ?? "") };
-  }
+  const { ok, stdout, stderr } = await sandbox.run(code, options);
+  return { ok, out: stdout + stderr };
 }
 
 const FRAMEWORK = /node_modules[\\/](ai|ai6|@ai-sdk|@openai)[\\/]/;
