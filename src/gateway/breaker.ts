@@ -84,17 +84,8 @@ export class CircuitBreaker {
    * Runs `call` unless the circuit is open.
    * @throws {@link CircuitOpenError} at once, without calling, while open or while a probe is out.
    */
-  async run<T>(call: () => Promise<T>): Promise<T> {
-    const probe = this.#admit();
-    let result: T;
-    try {
-      result = await call();
-    } catch (error) {
-      this.#settle(probe, outcomeOf(error), error);
-      throw error;
-    }
-    this.#settle(probe, "success", undefined);
-    return result;
+  run<T>(call: () => Promise<T>): Promise<T> {
+    return this.send(call, undefined, []);
   }
 
   /**
