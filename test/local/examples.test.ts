@@ -36,9 +36,12 @@ test("npm run demo in a terminal keeps its dossier links live until Ctrl-C", asy
   // util-linux `script` gives the demo a pseudo-terminal, as a person's shell would. The
   // command is the one `npm run demo` runs: one process with tsx as a loader. (The tsx CLI
   // runs a second process and gives it 30 ms to acknowledge a relayed SIGINT; on a loaded
-  // machine it then kills it and exits 130.)
-  const child = spawn("script", ["-qfec", `${process.execPath} --import tsx examples/demo.ts`, "/dev/null"], {
+  // machine it then kills it and exits 130.) `script` runs the command through $SHELL -c;
+  // dash (Debian's /bin/sh, used when SHELL is unset) does not exec a lone command, so Ctrl-C
+  // would kill dash itself and `script` would report 130: `exec` leaves only the demo.
+  const child = spawn("script", ["-qfec", `exec ${process.execPath} --import tsx examples/demo.ts`, "/dev/null"], {
     cwd: ROOT,
+    env: { ...process.env, SHELL: "/bin/sh" },
     stdio: ["pipe", "pipe", "inherit"],
   });
   let out = "";
