@@ -47,8 +47,9 @@ export class TransportError extends DecionisError {
 /** 401: the API key was refused. */
 export class AuthenticationError extends TransportError {
   static override readonly errorName: string = "AuthenticationError";
-  constructor(info: ServerErrorInfo = {}) {
-    super("The authority refused the API key (401): check DECIONIS_API_KEY or the client's apiKey.", {
+  /** @param keySource where the caller's key came from, for the message (Keon's client names its own option). */
+  constructor(info: ServerErrorInfo = {}, keySource = "DECIONIS_API_KEY or the client's apiKey") {
+    super(`The authority refused the API key (401): check ${keySource}.`, {
       code: "AUTHENTICATION_FAILED",
       retryable: false,
       info,

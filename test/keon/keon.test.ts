@@ -400,6 +400,9 @@ describe("Keon's remote execution", () => {
         { status: 401, json: { success: false, error: { code: "UNAUTHORIZED", message: "who" } } },
         (e) => {
           expect(e).toBeInstanceOf(AuthenticationError);
+          // A Keon user set no DECIONIS_API_KEY: the message names the key they gave.
+          expect((e as Error).message).toContain("the apiKey or bearerToken given to createKeonClient");
+          expect((e as Error).message).not.toContain("DECIONIS_API_KEY");
         },
       ],
       // Not retried: the action may have run.
