@@ -12,7 +12,18 @@ import {
   InvalidReceiptError,
   type ClientOptions,
 } from "../../src/index.js";
-import { allow, clientOf, FakeAuthority, intent, jwks, refuse, rejection } from "./fake-authority.js";
+import {
+  allow,
+  claimsFor,
+  clientOf,
+  escalation,
+  FakeAuthority,
+  intent,
+  jwks,
+  refuse,
+  rejection,
+  signGrant,
+} from "./fake-authority.js";
 
 afterEach(() => {
   jest.restoreAllMocks();
@@ -178,7 +189,6 @@ describe("signature verification", () => {
     await client.enforce(intent); // keys fetched
     const rotated = { keys: [{ ...jwks.keys[0], kid: "rotated" }] };
     gateway.keys = rotated;
-    const { signGrant, claimsFor } = await import("./fake-authority.js");
     gateway.decide = (r) => {
       const d = allow(r, { execution_token: "x" });
       return { ...d, execution_token: signGrant(claimsFor(r, d), { kid: "rotated" }) };
@@ -224,10 +234,7 @@ describe("signature verification", () => {
     const { gateway, client } = setup({ escalation: "throw" });
     gateway.decide = (r) => refuse(r, "ESCALATE", { escalation_id: "esc_t" });
     await rejection(client.enforce(intent));
-    gateway.escalate = (id, r) => {
-      const { escalation } = require("./fake-authority.js") as typeof import("./fake-authority.js");
-      return escalation(r, id, "GRANT_READY", allow(r, {}, { tenant_id: "globex" }));
-    };
+    gateway.escalate = (id, r) => escalation(r, id, "GRANT_READY", allow(r, {}, { tenant_id: "globex" }));
     const error = await rejection(client.waitForDecision("esc_t"));
     expect(error.code).toBe("TOKEN_DECISION_MISMATCH");
   });

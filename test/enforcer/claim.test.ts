@@ -176,6 +176,7 @@ describe("the replay store", () => {
     [
       "throws a string",
       () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- a store that throws a non-Error
         throw "disk gone";
       },
       "disk gone",
@@ -184,7 +185,7 @@ describe("the replay store", () => {
   ])("fails closed when the store %s, with the cause", async (_name, answer, cause) => {
     const gateway = new FakeAuthority();
     const onError = jest.fn();
-    const client = clientOf(gateway, { replayStore: new RecordingStore(answer as never), hooks: { onError } });
+    const client = clientOf(gateway, { replayStore: new RecordingStore(answer), hooks: { onError } });
     const fn = jest.fn();
     const error = await rejection(client.enforce(intent, { execute: fn }));
     expect(error.code).toBe("REPLAY_STORE_FAILED");

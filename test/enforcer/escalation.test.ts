@@ -79,7 +79,7 @@ describe("waitForDecision", () => {
     ["an empty id", () => Promise.resolve("")],
   ])("refuses %s before polling", async (_name, target) => {
     const { gateway, client } = escalated();
-    const error = await rejection(client.waitForDecision((await target(client, gateway)) as Decision | string));
+    const error = await rejection(client.waitForDecision(await target(client, gateway)));
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as ConfigurationError).option).toBe("escalationId");
     expect(error.message).toContain("no escalation");
