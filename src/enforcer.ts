@@ -6,7 +6,7 @@
  */
 import { hostname } from "node:os";
 import { toDecision, type Decision } from "./decision.js";
-import { Authority, abortable, parseDecision } from "./authority.js";
+import { Authority, abortable } from "./authority.js";
 import { DecionisError } from "./errors/base.js";
 import {
   BindingMismatchError,
@@ -568,7 +568,8 @@ export class Enforcer {
         );
       throw new BlockedError(refused, { status: "BLOCK", escalationStatus: result.escalation.status });
     }
-    const wire: WireDecision = parseDecision(result.decision, "escalation decision");
+    // Already checked against the decision schema with the escalation (wireEscalationSchema).
+    const wire: WireDecision = result.decision;
     if (wire.action_hash !== actionHash) throw new BindingMismatchError(actionHash, wire.action_hash);
     if (wire.status !== "ALLOW")
       throw new ContractError(
