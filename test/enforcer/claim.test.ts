@@ -227,7 +227,7 @@ describe('verify: "consume"', () => {
   });
 
   it.each([
-    ["says not valid", (b: any, claims: any) => ({ valid: false, claims }), "TOKEN_NOT_VALID"],
+    ["says not valid", (b: any, claims: any) => ({ valid: false, claims }), "TOKEN_NOT_VALID", "not valid"],
     [
       "answers for another intent",
       (b: any, claims: any) => ({
@@ -235,13 +235,15 @@ describe('verify: "consume"', () => {
         claims: { ...claims, binding: { intent_hash: `sha256:${"c".repeat(64)}` } },
       }),
       "TOKEN_BINDING_MISMATCH",
+      "another intent",
     ],
     [
       "answers for another decision",
       (b: any, claims: any) => ({ valid: true, claims: { ...claims, decision_id: "dec_other" } }),
       "TOKEN_DECISION_MISMATCH",
+      "another decision",
     ],
-  ])("fails closed when consume-token %s", async (_name, answer, code) => {
+  ])("fails closed when consume-token %s", async (_name, answer, code, text) => {
     const { gateway, client } = consumeClient();
     gateway.consume = (body) => {
       const claims = JSON.parse(
@@ -253,6 +255,7 @@ describe('verify: "consume"', () => {
     const error = await rejection(client.enforce(intent, { execute: fn }));
     expect(error).toBeInstanceOf(InvalidReceiptError);
     expect(error.code).toBe(code);
+    expect(error.message).toContain(text);
     expect(error.details).toMatchObject({ decisionId: expect.stringMatching(/^dec_/) });
     expect(fn).not.toHaveBeenCalled();
   });
