@@ -157,7 +157,7 @@ export function clientOf(gateway: DecisionGateway, options: ClientOptions = {}):
   return new DecionisClient({
     gateway,
     tenantId: "acme",
-    authorityKeys: jwks,
+    authorityKeys: jwks as never,
     replayStore: new InMemoryReplayStore(),
     circuitBreaker: false,
     ...options,
