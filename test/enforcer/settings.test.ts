@@ -193,3 +193,52 @@ describe("SHADOW mode, unobserved", () => {
     expect(gateway.requests).toHaveLength(0);
   });
 });
+
+describe("where the keys come from", () => {
+  it("trusts the configured authorityKeys, not what the gateway serves", async () => {
+    const gateway = new FakeAuthority();
+    gateway.keys = { keys: [] };
+    const client = clientOf(gateway);
+    await expect(client.enforce(intent, { execute: () => "ran" })).resolves.toBe("ran");
+    expect(gateway.jwksUrls).toHaveLength(0);
+  });
+
+  it("refetches the authority's keys once they are ten minutes old, not before", async () => {
+    let now = Date.now();
+    jest.spyOn(Date, "now").mockImplementation(() => now);
+    try {
+      const gateway = new FakeAuthority();
+      const client = new DecionisClient({ gateway, tenantId: "acme", circuitBreaker: false });
+      await client.enforce(intent, { execute: () => 1 });
+      now += 9 * 60_000;
+      await client.enforce(intent, { execute: () => 2 });
+      expect(gateway.jwksUrls).toHaveLength(1);
+      now += 2 * 60_000;
+      await client.enforce(intent, { execute: () => 3 });
+      expect(gateway.jwksUrls).toHaveLength(2);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('tells onCall the verify mode it falls back to: "none" without keys', async () => {
+    const onCall = jest.fn(() => undefined);
+    const gateway = {
+      enforceAndBind: (r: { request: never }) => Promise.resolve(allow(r.request, { execution_token: "t" })),
+    };
+    const client = new DecionisClient({ gateway, tenantId: "acme", circuitBreaker: false, hooks: { onCall } });
+    await client.enforce(intent);
+    expect(onCall).toHaveBeenCalledWith(expect.objectContaining({ verify: "none" }));
+  });
+
+  it("tells onCall of a decide call, with its intent and settings", async () => {
+    const onCall = jest.fn(() => undefined);
+    const gateway = new FakeAuthority();
+    await clientOf(gateway, { hooks: { onCall } }).decide(intent, { verify: "none" });
+    expect(onCall).toHaveBeenCalledWith({
+      intent: expect.objectContaining({ intentHash: gateway.last.intent_hash }),
+      verify: "none",
+      escalation: "throw",
+    });
+  });
+});
