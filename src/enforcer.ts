@@ -586,8 +586,8 @@ export class Enforcer {
   }
 
   /** Runs the user's function; reports its outcome in the background when asked. */
-  async #run<R>(decision: Decision | undefined, fn: Runner<R>, reportOutcome: boolean): Promise<Awaited<R>> {
-    if (!reportOutcome || decision === undefined) return await fn(decision);
+  async #run<R>(decision: Decision, fn: Runner<R>, reportOutcome: boolean): Promise<Awaited<R>> {
+    if (!reportOutcome) return await fn(decision);
     const started = Date.now();
     try {
       const result = await fn(decision);
@@ -617,7 +617,8 @@ export class Enforcer {
       this.reportError(error, undefined);
     }
     if (intent !== undefined) this.#askInBackground(intent);
-    return this.#run(undefined, run, false);
+    // No decision to report an outcome for: the run is not gated.
+    return await run(undefined);
   }
 
   #askInBackground(intent: ExecutionIntent): void {

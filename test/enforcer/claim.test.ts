@@ -266,3 +266,20 @@ describe('verify: "consume"', () => {
     expect(gateway.consumed).toHaveLength(0);
   });
 });
+
+describe("execute(receipt) passes the receipt to the action", () => {
+  it.each([
+    ["consume-token", { verify: "consume" as const }],
+    ["an asynchronous replay store", { replayStore: new RecordingStore(() => Promise.resolve(true)) }],
+    ["a synchronous replay store", { replayStore: new RecordingStore(() => true) }],
+  ])("after %s", async (_name, options) => {
+    const gateway = new FakeAuthority();
+    const client = clientOf(gateway, options);
+    const receipt = await client.decide(intent);
+    const fn = jest.fn((d: unknown) => d);
+    await expect(client.execute(receipt, fn)).resolves.toBe(receipt);
+    expect(fn).toHaveBeenCalledWith(receipt);
+    await client.close();
+    expect(gateway.outcomes).toHaveLength(0);
+  });
+});

@@ -233,3 +233,21 @@ describe("SHADOW mode", () => {
     expect(gateway.requests).toHaveLength(0);
   });
 });
+
+describe("close", () => {
+  it("waits for the outcome reports still on their way", async () => {
+    const gateway = new FakeAuthority();
+    let recorded = false;
+    gateway.outcome = () =>
+      new Promise((resolve) =>
+        setTimeout(() => {
+          recorded = true;
+          resolve({ recorded: true });
+        }, 30),
+      );
+    const client = clientOf(gateway, { reportOutcome: true });
+    await client.enforce(intent, { execute: () => 1 });
+    await client.close();
+    expect(recorded).toBe(true);
+  });
+});

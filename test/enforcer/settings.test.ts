@@ -242,3 +242,12 @@ describe("where the keys come from", () => {
     });
   });
 });
+
+describe("waitForDecision(null) from plain JavaScript", () => {
+  it("is a ConfigurationError, not a TypeError", async () => {
+    const gateway = new FakeAuthority();
+    const error = await rejection(clientOf(gateway).waitForDecision(null as never));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(gateway.escalationPolls).toHaveLength(0);
+  });
+});
