@@ -10,6 +10,7 @@ import {
   EscalationTimeoutError,
   InMemoryReplayStore,
   type Decision,
+  type EnforceRequest,
   type ReplayStore,
 } from "../../src/index.js";
 import {
@@ -224,7 +225,7 @@ describe("where the keys come from", () => {
   it('tells onCall the verify mode it falls back to: "none" without keys', async () => {
     const onCall = jest.fn(() => undefined);
     const gateway = {
-      enforceAndBind: (r: { request: never }) => Promise.resolve(allow(r.request, { execution_token: "t" })),
+      enforceAndBind: (r: EnforceRequest) => Promise.resolve(allow(r.request, { execution_token: "t" })),
     };
     const client = new DecionisClient({ gateway, tenantId: "acme", circuitBreaker: false, hooks: { onCall } });
     await client.enforce(intent);
