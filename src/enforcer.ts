@@ -6,7 +6,7 @@
  */
 import { hostname } from "node:os";
 import { toDecision, type Decision } from "./decision.js";
-import { Authority, abortable, parseDecision } from "./authority.js";
+import { Authority, abortable } from "./authority.js";
 import { DecionisError } from "./errors/base.js";
 import {
   BindingMismatchError,
@@ -568,7 +568,8 @@ export class Enforcer {
         );
       throw new BlockedError(refused, { status: "BLOCK", escalationStatus: result.escalation.status });
     }
-    const wire: WireDecision = parseDecision(result.decision, "escalation decision");
+    // Already checked against the decision schema with the escalation (wireEscalationSchema).
+    const wire: WireDecision = result.decision;
     if (wire.action_hash !== actionHash) throw new BindingMismatchError(actionHash, wire.action_hash);
     if (wire.status !== "ALLOW")
       throw new ContractError(
@@ -585,8 +586,8 @@ export class Enforcer {
   }
 
   /** Runs the user's function; reports its outcome in the background when asked. */
-  async #run<R>(decision: Decision | undefined, fn: Runner<R>, reportOutcome: boolean): Promise<Awaited<R>> {
-    if (!reportOutcome || decision === undefined) return await fn(decision);
+  async #run<R>(decision: Decision, fn: Runner<R>, reportOutcome: boolean): Promise<Awaited<R>> {
+    if (!reportOutcome) return await fn(decision);
     const started = Date.now();
     try {
       const result = await fn(decision);
@@ -616,7 +617,8 @@ export class Enforcer {
       this.reportError(error, undefined);
     }
     if (intent !== undefined) this.#askInBackground(intent);
-    return this.#run(undefined, run, false);
+    // No decision to report an outcome for: the run is not gated.
+    return await run(undefined);
   }
 
   #askInBackground(intent: ExecutionIntent): void {
