@@ -307,6 +307,12 @@ describe("which libsodium is loaded, and what a wrong one cannot do", () => {
     expect([ed25519Backend(), sodiumModulePath()]).toEqual(["sodium", expect.stringContaining("sodium-native")]);
   });
 
+  it("the message is read as latin1 bytes, one per character, as documented", () => {
+    const message = `${MESSAGE}.caf\u00e9`; // é is one byte in latin1, two in UTF-8
+    const signature = b64(sign(null, Buffer.from(message, "latin1"), alice.privateKey));
+    for (const backend of BACKENDS) expect(verifyEd25519(message, signature, alice.publicKey, backend)).toBe(true);
+  });
+
   it("the raw key bytes are read once per key", () => {
     expect(rawKey(alice.publicKey)).toBe(rawKey(alice.publicKey));
     expect(rawKey(alice.publicKey)).toHaveLength(32);

@@ -6,7 +6,7 @@
  * still checked, each fault counts once, and an idle worker keeps nothing alive.
  */
 import { once } from "node:events";
-import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, sign, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { BatchVerifier } from "../../src/grants/verifier.js";
 
@@ -270,7 +270,7 @@ describe("the worker's answers", () => {
     await verifier.boot();
     const held: number[] = [];
     current(verifier).on("message", (answer: { keys: number }) => held.push(answer.keys));
-    const round = (pairs: ReturnType<typeof generateKeyPairSync<"ed25519">>[], tag: string) => {
+    const round = (pairs: KeyPairKeyObjectResult[], tag: string) => {
       // Two grants per key: one signed by it, one by another key.
       const jobs = pairs.flatMap((pair, i) => {
         const input = `${tag}.k${i}`;
