@@ -37,13 +37,35 @@ let sodiumPath: string | undefined;
 let sodiumError: string | undefined;
 let choice: Ed25519Choice = "auto";
 
+/** Loads a libsodium binding: its resolved path (for the worker) and the module. */
+type SodiumLoader = () => { path: string; module: unknown };
+
+const requireSodiumNative: SodiumLoader = () => {
+  const load = localRequire();
+  const path = load.resolve("sodium-native");
+  return { path, module: load(path) };
+};
+let loader = requireSodiumNative;
+
+/**
+ * Tests: load libsodium with `next` from now on (a stand-in that fails, lacks
+ * the function or answers wrongly), or with sodium-native again when undefined;
+ * what was loaded before is forgotten.
+ * @internal
+ */
+export function useSodiumLoaderForTest(next?: SodiumLoader): void {
+  loader = next ?? requireSodiumNative;
+  sodium = undefined;
+  sodiumPath = undefined;
+  sodiumError = undefined;
+}
+
 function loadSodium(): Sodium | null {
   if (sodium !== undefined) return sodium;
   sodium = null;
   try {
-    const load = localRequire();
-    const path = load.resolve("sodium-native");
-    const mod = load(path) as Partial<Sodium>;
+    const { path, module } = loader();
+    const mod = module as Partial<Sodium>;
     if (typeof mod.crypto_sign_verify_detached !== "function") throw new Error("no crypto_sign_verify_detached");
     sodium = mod as Sodium;
     sodiumPath = path;

@@ -17,7 +17,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import * as timers from "node:timers";
-import { Worker } from "node:worker_threads";
+import { Worker, type WorkerOptions } from "node:worker_threads";
 import { SMALL_ORDER_KEYS, sodiumModulePath, verifyEd25519 } from "./ed25519.js";
 
 /** One grant to check: the signing input (`header.payload`, ASCII) and the base64url signature. */
@@ -68,7 +68,8 @@ parentPort.on("message", (batch) => {
       valid[i] = 0;
     }
   }
-  parentPort.postMessage({ seq: batch.seq, valid });
+  // keys and sodium: what the worker holds and runs on, read by tests only.
+  parentPort.postMessage({ seq: batch.seq, valid, keys: keys.size, sodium: sodium !== undefined });
 });
 `;
 
@@ -93,6 +94,12 @@ const MAX_WORKER_KEYS = 32;
 export interface BatchVerifierOptions {
   /** @default 5_000 */
   batchDeadlineMs?: number;
+  /**
+   * Tests: starts the worker thread, so that a test can make it fail to start or
+   * hand it faults at a chosen moment.
+   * @default (source, options) => new Worker(source, options)
+   */
+  newWorker?: (source: string, options: WorkerOptions) => Worker;
 }
 
 /**
@@ -112,9 +119,10 @@ interface Batch {
  * @internal
  */
 export class BatchVerifier {
+  /** The worker, booting or online. */
   #worker: Worker | undefined;
-  /** Jobs wait for the worker only once it runs; while it boots, checks run inline. */
-  #online = false;
+  /** The same worker once it runs: jobs wait for it only then; while it boots, checks run inline. */
+  #online: Worker | undefined;
   #failures = 0;
   #queue: Job[] = [];
   #flushScheduled = false;
@@ -124,11 +132,14 @@ export class BatchVerifier {
   #keyIds = new WeakMap<KeyObject, number>();
   #keysSent = 0;
   #nextKeyId = 1;
-  #whenOnline: Promise<void> | undefined;
+  /** Settles once #worker is online or gone. */
+  #whenOnline: Promise<void> = Promise.resolve();
   readonly #deadlineMs: number;
+  readonly #newWorker: (source: string, options: WorkerOptions) => Worker;
 
   constructor(options: BatchVerifierOptions = {}) {
     this.#deadlineMs = options.batchDeadlineMs ?? BATCH_DEADLINE_MS;
+    this.#newWorker = options.newWorker ?? ((source, workerOptions) => new Worker(source, workerOptions));
   }
 
   /** Batches in the worker now. */
@@ -146,8 +157,8 @@ export class BatchVerifier {
    * event-loop turn, or inline while the worker boots or if it is given up on.
    */
   verify(signingInput: string, signature: string, key: KeyObject): Promise<boolean> {
-    if (!this.#online) {
-      if (!this.disabled) this.#boot();
+    if (this.#online === undefined) {
+      this.#boot();
       return Promise.resolve(verifyInline(signingInput, signature, key));
     }
     return new Promise((resolve) => {
@@ -165,12 +176,12 @@ export class BatchVerifier {
   boot(): Promise<void> {
     this.#boot();
     const worker = this.#worker;
-    const online = this.#whenOnline;
-    if (worker === undefined || online === undefined || this.#online) return Promise.resolve();
-    // Someone waits for it: the process stays up until it is online.
+    if (worker === undefined || this.#online === worker) return Promise.resolve();
+    // Someone waits for it: the process stays up until it is online. No batch can be
+    // out by then (jobs wait for the worker only once it is online), so it goes idle.
     worker.ref();
-    return online.then(() => {
-      if (this.#worker === worker && this.#sent.size === 0) worker.unref();
+    return this.#whenOnline.then(() => {
+      worker.unref();
     });
   }
 
@@ -187,9 +198,9 @@ export class BatchVerifier {
     this.#flushScheduled = false;
     const jobs = this.#queue;
     this.#queue = [];
-    if (jobs.length === 0) return;
-    const worker = this.#worker;
-    if (worker === undefined || !this.#online) {
+    // A flush is scheduled by a job's arrival, so it always has jobs.
+    const worker = this.#online;
+    if (worker === undefined) {
       runInline(jobs);
       return;
     }
@@ -228,23 +239,24 @@ export class BatchVerifier {
       runInline(jobs);
       return;
     }
+    // Cleared when the batch is answered or the worker is dropped: if it fires, the batch is still out.
     const deadline = setTimeout(() => {
-      if (this.#worker === worker && this.#sent.has(seq)) this.#fail();
+      this.#fail();
     }, this.#deadlineMs);
     deadline.unref();
-    if (this.#sent.size === 0) worker.ref();
+    // While it holds a batch, the worker keeps the process alive (ref() is idempotent).
+    worker.ref();
     this.#sent.set(seq, { jobs, deadline });
   }
 
   #start(): void {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, name: "decionis grant verifier" });
+    const worker = this.#newWorker(WORKER_SOURCE, { eval: true, name: "decionis grant verifier" });
     this.#worker = worker;
-    this.#online = false;
     this.#keyIds = new WeakMap();
     this.#keysSent = 0;
     this.#whenOnline = new Promise((resolve) => {
       worker.once("online", () => {
-        if (this.#worker === worker) this.#online = true;
+        if (this.#worker === worker) this.#online = worker;
         resolve();
       });
       // A worker that dies booting must not leave boot() waiting.
@@ -267,8 +279,10 @@ export class BatchVerifier {
   }
 
   #settle(worker: Worker, message: { seq: number; valid: Uint8Array }): void {
+    // Only the current worker's batches are out (#fail clears them) and seq is never reused,
+    // so a dropped worker's late answer finds nothing here.
     const batch = this.#sent.get(message.seq);
-    if (batch === undefined || this.#worker !== worker) return;
+    if (batch === undefined) return;
     this.#sent.delete(message.seq);
     clearTimeout(batch.deadline);
     if (this.#sent.size === 0) worker.unref();
@@ -288,14 +302,10 @@ export class BatchVerifier {
     this.#failures++;
     const worker = this.#worker;
     this.#worker = undefined;
-    this.#online = false;
-    this.#whenOnline = undefined;
+    this.#online = undefined;
     const held = [...this.#sent.values()];
     this.#sent.clear();
-    if (worker !== undefined) {
-      worker.removeAllListeners("message");
-      void worker.terminate().catch(() => undefined);
-    }
+    if (worker !== undefined) void worker.terminate().catch(() => undefined);
     for (const batch of held) {
       clearTimeout(batch.deadline);
       runInline(batch.jobs);
@@ -310,6 +320,11 @@ export class BatchVerifier {
   /** Tests: make the worker stop answering (it keeps running). */
   stallForTest(): void {
     this.#worker?.removeAllListeners("message");
+  }
+
+  /** Tests: the worker, booting or online, to hand it faults (emit its events, break its postMessage). */
+  workerForTest(): Worker | undefined {
+    return this.#worker;
   }
 }
 

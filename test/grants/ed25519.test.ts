@@ -5,12 +5,15 @@
  * lazy, observable and, when forced, fails at construction.
  */
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { DecionisClient } from "../../src/index.js";
+import { ConfigurationError, DecionisClient } from "../../src/index.js";
 import {
+  canonicalS,
   ed25519Backend,
   rawKey,
   setEd25519Backend,
   SMALL_ORDER_KEYS,
+  sodiumModulePath,
+  useSodiumLoaderForTest,
   verifyEd25519,
   type Ed25519Backend,
 } from "../../src/grants/ed25519.js";
@@ -127,34 +130,204 @@ describe("what each library does alone (why the shared pre-checks exist)", () =>
   });
 });
 
-describe.each(BACKENDS)("the verifier worker on the %s backend", (backend) => {
-  afterAll(() => {
+/**
+ * Runs `body` with `loader` standing in for sodium-native (none: the real one) and the
+ * backend put back to "auto" after. In the test, not a hook: Stryker counts code run in
+ * hooks as covered by no test, and re-runs every suite for each mutant in it.
+ */
+async function withBackend(loader: Parameters<typeof useSodiumLoaderForTest>[0], body: () => unknown): Promise<void> {
+  if (loader !== undefined) useSodiumLoaderForTest(loader);
+  try {
+    await body();
+  } finally {
+    useSodiumLoaderForTest();
     setEd25519Backend("auto");
+  }
+}
+
+describe.each(BACKENDS)("the verifier worker on the %s backend", (backend) => {
+  it("refuses every bad vector in a batch, and accepts the good one", () =>
+    withBackend(undefined, async () => {
+      setEd25519Backend(backend);
+      const verifier = new BatchVerifier();
+      await verifier.boot();
+      // The worker says which library it ran on: the one in use here, not merely one that agrees.
+      const ranOnSodium: boolean[] = [];
+      verifier.workerForTest()?.on("message", (answer: { sodium: boolean }) => ranOnSodium.push(answer.sodium));
+      const all = [[MESSAGE, b64(good), alice.publicKey] as const, ...BAD.map(([, m, s, k]) => [m, s, k] as const)];
+      const results = Promise.all(all.map(([m, s, k]) => verifier.verify(m, s, k)));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(verifier.pending).toBe(1);
+      expect(await results).toEqual([true, ...BAD.map(() => false)]);
+      expect(ranOnSodium).toEqual([backend === "sodium"]);
+      await verifier.crashForTest();
+    }));
+});
+
+describe("S < L, at the boundary", () => {
+  const withS = (s: bigint) => Buffer.concat([Buffer.alloc(32, 0xab), le(s)]);
+  it.each([
+    ["0", true, 0n],
+    ["L - 1 (differs from L in its lowest byte only)", true, L - 1n],
+    ["L - 2^248 (differs in its highest byte only)", true, L - (1n << 248n)],
+    ["L", false, L],
+    ["L + 1", false, L + 1n],
+    ["L + 2^248", false, L + (1n << 248n)],
+    ["2^256 - 1", false, (1n << 256n) - 1n],
+  ])("S = %s: canonical %s", (_name, canonical, s) => {
+    expect(canonicalS(withS(s))).toBe(canonical);
   });
-  it("refuses every bad vector in a batch, and accepts the good one", async () => {
-    setEd25519Backend(backend);
-    const verifier = new BatchVerifier();
-    await verifier.boot();
-    const all = [[MESSAGE, b64(good), alice.publicKey] as const, ...BAD.map(([, m, s, k]) => [m, s, k] as const)];
-    const results = Promise.all(all.map(([m, s, k]) => verifier.verify(m, s, k)));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(verifier.pending).toBe(1);
-    expect(await results).toEqual([true, ...BAD.map(() => false)]);
-    await verifier.crashForTest();
+});
+
+describe("which libsodium is loaded, and what a wrong one cannot do", () => {
+  type Sig = (sig: Uint8Array, message: Uint8Array, key: Uint8Array) => boolean;
+  const path = "/stand-in/sodium.node";
+  let loads = 0;
+  const standIn = (verify: Sig) => () => {
+    loads++;
+    return { path, module: { crypto_sign_verify_detached: verify } };
+  };
+  const good64 = b64(good);
+
+  it("loads it once, and hands its path to the worker only while it is in use", () =>
+    withBackend(
+      standIn(() => true),
+      () => {
+        loads = 0;
+        expect(loads).toBe(0);
+        for (let i = 0; i < 3; i++) {
+          expect(ed25519Backend()).toBe("sodium");
+          expect(verifyEd25519(MESSAGE, good64, alice.publicKey)).toBe(true);
+        }
+        expect(loads).toBe(1);
+        expect(sodiumModulePath()).toBe(path);
+        setEd25519Backend("node");
+        expect(sodiumModulePath()).toBeUndefined();
+        setEd25519Backend("sodium");
+        expect(sodiumModulePath()).toBe(path);
+        expect(loads).toBe(1);
+      },
+    ));
+
+  it.each([
+    [
+      "it is not installed",
+      () => {
+        throw new Error("Cannot find module 'sodium-native'");
+      },
+      "Cannot find module 'sodium-native'",
+    ],
+    [
+      "it throws a non-Error",
+      () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a native addon's loader may throw
+        throw "dlopen: wrong ELF class";
+      },
+      "dlopen: wrong ELF class",
+    ],
+    [
+      "it lacks the function",
+      () => ({ path, module: { crypto_sign_keypair: () => undefined } }),
+      "no crypto_sign_verify_detached",
+    ],
+    ["it is not an object", () => ({ path, module: null }), "Cannot read properties of null"],
+  ])("when %s: node:crypto under auto, and a forced sodium names the package and why", (_name, loader, why) =>
+    withBackend(loader, () => {
+      expect([ed25519Backend(), sodiumModulePath()]).toEqual(["node", undefined]);
+      setEd25519Backend("node");
+      let error: unknown;
+      try {
+        setEd25519Backend("sodium");
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(ConfigurationError);
+      const { message, option, details } = error as ConfigurationError;
+      expect(option).toBe("ed25519");
+      expect(details).toEqual({ option: "ed25519", package: "sodium-native" });
+      expect(message).toContain(
+        `ed25519: "sodium" needs the package "sodium-native" (^4.3.0), which could not be loaded (${why}`,
+      );
+      expect(message).toMatch(/\)\. Install it: npm install sodium-native@4, or set ed25519 to "auto" or "node"$/);
+      expect(ed25519Backend()).toBe("node"); // the refused choice left "node" in place
+      // A check asked of the sodium backend it could not load runs on node:crypto, with its rules.
+      expect(verifyEd25519(MESSAGE, good64, alice.publicKey, "sodium")).toBe(true);
+      const identityR = b64(Buffer.concat([le(1n), Buffer.alloc(32)]));
+      const smallOrder = keyOf("0100000000000000000000000000000000000000000000000000000000000000");
+      expect(verifyEd25519(MESSAGE, identityR, smallOrder, "sodium")).toBe(false);
+    }),
+  );
+
+  it("a libsodium that accepts anything still gets no malformed signature or key past the checks before it", () => {
+    const asked: number[] = [];
+    return withBackend(
+      standIn((sig) => (asked.push(sig.length), true)),
+      () => {
+        expect(verifyEd25519(MESSAGE, good64, alice.publicKey, "sodium")).toBe(true);
+        const s = good.subarray(32);
+        const refused = {
+          "65 bytes": Buffer.concat([good, Buffer.of(0)]),
+          "63 bytes": good.subarray(0, 63),
+          "S + L": Buffer.concat([good.subarray(0, 32), le(readLe(s) + L)]),
+          "S = L": Buffer.concat([good.subarray(0, 32), le(L)]),
+        };
+        for (const sig of Object.values(refused))
+          expect(verifyEd25519(MESSAGE, b64(sig), alice.publicKey, "sodium")).toBe(false);
+        // A key that is not an Ed25519 key has no 32 raw bytes.
+        const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey;
+        expect(verifyEd25519(MESSAGE, good64, rsa, "sodium")).toBe(false);
+        expect(asked).toEqual([64]);
+        // Asked for node:crypto, it is node:crypto that answers.
+        expect(verifyEd25519(MESSAGE, b64(Buffer.alloc(64, 1)), alice.publicKey, "node")).toBe(false);
+        expect(asked).toEqual([64]);
+      },
+    );
+  });
+
+  it("the sodium backend is the one that answers, and a throwing one is a refusal, not a throw", () =>
+    withBackend(
+      standIn(() => false),
+      () => {
+        expect(verifyEd25519(MESSAGE, good64, alice.publicKey, "sodium")).toBe(false);
+        expect(verifyEd25519(MESSAGE, good64, alice.publicKey, "node")).toBe(true);
+        useSodiumLoaderForTest(
+          standIn(() => {
+            throw new TypeError("signature must be 64 bytes");
+          }),
+        );
+        expect(verifyEd25519(MESSAGE, good64, alice.publicKey, "sodium")).toBe(false);
+      },
+    ));
+
+  it("sodium-native again once the stand-in is gone, as every other suite expects", async () => {
+    await withBackend(
+      standIn(() => false),
+      () => undefined,
+    );
+    expect([ed25519Backend(), sodiumModulePath()]).toEqual(["sodium", expect.stringContaining("sodium-native")]);
+  });
+
+  it("the message is read as latin1 bytes, one per character, as documented", () => {
+    const message = `${MESSAGE}.caf\u00e9`; // é is one byte in latin1, two in UTF-8
+    const signature = b64(sign(null, Buffer.from(message, "latin1"), alice.privateKey));
+    for (const backend of BACKENDS) expect(verifyEd25519(message, signature, alice.publicKey, backend)).toBe(true);
+  });
+
+  it("the raw key bytes are read once per key", () => {
+    expect(rawKey(alice.publicKey)).toBe(rawKey(alice.publicKey));
+    expect(rawKey(alice.publicKey)).toHaveLength(32);
   });
 });
 
 describe("choosing the backend", () => {
-  afterEach(() => {
-    setEd25519Backend("auto");
-  });
-  it('is sodium under "auto" when sodium-native loads, and node when forced', () => {
-    expect(ed25519Backend()).toBe("sodium");
-    new DecionisClient({ apiKey: "k", baseUrl: "http://127.0.0.1:1", ed25519: "node" });
-    expect(ed25519Backend()).toBe("node");
-    new DecionisClient({ apiKey: "k", baseUrl: "http://127.0.0.1:1", ed25519: "sodium" });
-    expect(ed25519Backend()).toBe("sodium");
-  });
+  it('is sodium under "auto" when sodium-native loads, and node when forced', () =>
+    withBackend(undefined, () => {
+      expect(ed25519Backend()).toBe("sodium");
+      new DecionisClient({ apiKey: "k", baseUrl: "http://127.0.0.1:1", ed25519: "node" });
+      expect(ed25519Backend()).toBe("node");
+      new DecionisClient({ apiKey: "k", baseUrl: "http://127.0.0.1:1", ed25519: "sodium" });
+      expect(ed25519Backend()).toBe("sodium");
+    }));
   it("refuses an unknown backend, naming the option and its values", () => {
     expect(
       () => new DecionisClient({ apiKey: "k", baseUrl: "http://127.0.0.1:1", ed25519: "openssl" as never }),
