@@ -166,8 +166,12 @@ export class Authority {
     return (url) => this.#call(() => getJwks.call(this.gateway, url === undefined ? {} : { url }), undefined);
   }
 
-  /** `outcome` of a decision. */
-  reportOutcome(decisionId: string, outcome: WireOutcome): Promise<unknown> {
+  /**
+   * `outcome` of a decision. Async, so that a gateway without the method fails
+   * the report (the outcome queue tells `onError`) and never throws into the
+   * run that has already happened.
+   */
+  async reportOutcome(decisionId: string, outcome: WireOutcome): Promise<unknown> {
     const report = this.#need("reportOutcome");
     return this.#call(() => report.call(this.gateway, decisionId, outcome), undefined);
   }

@@ -8,12 +8,14 @@ import {
   ContractError,
   DecionisClient,
   TransportError,
+  type ClientOptions,
   type DecisionGateway,
 } from "../src/index.js";
 import { MockGateway } from "./helpers/mock-gateway.js";
+import { sampleIntent } from "./helpers/test-authority.js";
 
-function clientWith(gateway: DecisionGateway): DecionisClient {
-  return new DecionisClient({ apiKey: "k", tenantId: "acme", gateway });
+function clientWith(gateway: DecisionGateway, options: ClientOptions = {}): DecionisClient {
+  return new DecionisClient({ apiKey: "k", tenantId: "acme", gateway, ...options });
 }
 
 describe("the checked gateway", () => {
@@ -89,5 +91,24 @@ describe("the checked gateway", () => {
     const settled = client.ping({ signal: later.signal });
     answer?.({ status: "ok", version: "2" });
     await expect(settled).resolves.toMatchObject({ version: "2" });
+  });
+});
+
+describe("outcome reports through the checked gateway", () => {
+  it("a gateway without reportOutcome: the run's result stands, onError hears a ConfigurationError naming it", async () => {
+    // The action has run by then: throwing into the caller would invite a second run,
+    // and a report that never settles would keep close() waiting for ever.
+    const errors: unknown[] = [];
+    const client = clientWith(new MockGateway(), {
+      reportOutcome: true,
+      hooks: { onError: ({ error }) => errors.push(error) },
+    });
+    const run = jest.fn(() => 1);
+    await expect(client.enforce(sampleIntent, { execute: run })).resolves.toBe(1);
+    expect(run).toHaveBeenCalledTimes(1);
+    await client.close();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ConfigurationError);
+    expect((errors[0] as Error).message).toContain("The client's gateway has no reportOutcome() method");
   });
 });
