@@ -104,7 +104,7 @@ export class Authority {
 
   async #call<T>(work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     try {
-      return await (signal === undefined ? work() : abortable(work(), signal));
+      return await abortable(work(), signal);
     } catch (error) {
       throw asSdkError(error, signal);
     }
@@ -121,7 +121,7 @@ export class Authority {
     let body: unknown;
     try {
       const work = this.gateway.enforceAndBind(request, options);
-      body = await (signal === undefined ? work : abortable(work, signal));
+      body = await abortable(work, signal);
     } catch (error) {
       throw asSdkError(error, signal);
     }
