@@ -125,6 +125,12 @@ describe("the checked gateway", () => {
     const healthError = await client.ping().catch((e: unknown) => e);
     expect((healthError as ContractError).issues[0]?.path).toEqual(["status"]);
     expect(gateway.getDossier).toHaveBeenLastCalledWith("dos_9", expect.anything());
+    const dossier = {
+      decision_id: "dec_9",
+      integrity: { algorithm: "Ed25519", key_id: "k1", canonical_sha256: "a".repeat(64), signature: "sig" },
+    };
+    gateway.getDossier.mockResolvedValueOnce(dossier);
+    await expect(client.getDossier("dos_9")).resolves.toEqual(dossier);
   });
 
   it.each([
@@ -231,6 +237,12 @@ describe("answers off the protocol name what is wrong", () => {
         `${first.path.join(".")}: ${first.message}); nothing ran.`,
     );
     expect(error.issues.map((issue) => issue.path.join("."))).toContain("reason_codes.1");
+  });
+
+  it("a fault deep in the body: its path is dotted", async () => {
+    const error = await refusal((request) => allowAnswer(request, { reason_codes: ["OK", 7] }));
+    expect(error.issues.map((issue) => issue.path)).toEqual([["reason_codes", 1]]);
+    expect(error.message).toContain("(1 issue(s), first at reason_codes.1: ");
   });
 });
 
@@ -340,6 +352,8 @@ describe("abortable and the JWKS getter, directly", () => {
   it("a value that is not a promise settles as itself, signal or not", async () => {
     await expect(abortable(7, new AbortController().signal)).resolves.toBe(7);
     await expect(abortable(8, undefined)).resolves.toBe(8);
+    const reason = new Error("gone");
+    await expect(abortable(9, AbortSignal.abort(reason))).rejects.toBe(reason);
   });
 
   it("an already aborted signal rejects at once, and the work's later failure is not an unhandled rejection", async () => {
