@@ -104,7 +104,7 @@ export class Authority {
 
   async #call<T>(work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     try {
-      return await (signal === undefined ? work() : abortable(work(), signal));
+      return await abortable(work(), signal);
     } catch (error) {
       throw asSdkError(error, signal);
     }
@@ -121,7 +121,7 @@ export class Authority {
     let body: unknown;
     try {
       const work = this.gateway.enforceAndBind(request, options);
-      body = await (signal === undefined ? work : abortable(work, signal));
+      body = await abortable(work, signal);
     } catch (error) {
       throw asSdkError(error, signal);
     }
@@ -166,8 +166,12 @@ export class Authority {
     return (url) => this.#call(() => getJwks.call(this.gateway, url === undefined ? {} : { url }), undefined);
   }
 
-  /** `outcome` of a decision. */
-  reportOutcome(decisionId: string, outcome: WireOutcome): Promise<unknown> {
+  /**
+   * `outcome` of a decision. Async, so that a gateway without the method fails
+   * the report (the outcome queue tells `onError`) and never throws into the
+   * run that has already happened.
+   */
+  async reportOutcome(decisionId: string, outcome: WireOutcome): Promise<unknown> {
     const report = this.#need("reportOutcome");
     return this.#call(() => report.call(this.gateway, decisionId, outcome), undefined);
   }
