@@ -4,45 +4,12 @@
  * grant unchecked.
  */
 import { spawn } from "node:child_process";
-import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BatchVerifier, verifyInline } from "../src/grants/verifier.js";
-
-const alice = generateKeyPairSync("ed25519");
-const bob = generateKeyPairSync("ed25519");
-
-interface Case {
-  signingInput: string;
-  signature: string;
-  key: KeyObject;
-  valid: boolean;
-}
-
-/** `n` grants over two keys: signed right, signed by the other key, or with a changed input. */
-function cases(n: number): Case[] {
-  return Array.from({ length: n }, (_, i) => {
-    const [mine, other] = i % 2 === 0 ? [alice, bob] : [bob, alice];
-    const signingInput = `eyJoIjoi${i}In0.eyJwIjoi${i}In0`;
-    const kind = i % 3;
-    const signer = kind === 1 ? other.privateKey : mine.privateKey;
-    const signature = sign(null, Buffer.from(signingInput), signer).toString("base64url");
-    return {
-      signingInput: kind === 2 ? `${signingInput}x` : signingInput,
-      signature,
-      key: mine.publicKey,
-      valid: kind === 0,
-    };
-  });
-}
-
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** Hands `all` to `verifier` at once; resolves with the answers, in order. */
-function submit(verifier: BatchVerifier, all: readonly Case[]): Promise<boolean[]> {
-  return Promise.all(all.map((c) => verifier.verify(c.signingInput, c.signature, c.key)));
-}
+import { alice, nextTurn, signedCases as cases, submit, type Case } from "./helpers/grant-cases.js";
 
 const validity = (all: readonly Case[]) => all.map((c) => c.valid);
 

@@ -6,40 +6,13 @@
  * still checked, each fault counts once, and an idle worker keeps nothing alive.
  */
 import { once } from "node:events";
-import { generateKeyPairSync, sign, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
+import { generateKeyPairSync, sign, type KeyPairKeyObjectResult } from "node:crypto";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { BatchVerifier } from "../../src/grants/verifier.js";
+import { nextTurn, signedCases, submit, type Case } from "../helpers/grant-cases.js";
 
-const alice = generateKeyPairSync("ed25519");
-const bob = generateKeyPairSync("ed25519");
-
-interface Case {
-  signingInput: string;
-  signature: string;
-  key: KeyObject;
-  valid: boolean;
-}
-
-/** `n` grants: every third one valid, the others signed by another key or over another input. */
-function cases(n: number, tag = "c"): Case[] {
-  return Array.from({ length: n }, (_, i) => {
-    const signingInput = `${tag}${i}.eyJwIjoi${i}In0`;
-    const kind = i % 3;
-    const signer = kind === 1 ? bob.privateKey : alice.privateKey;
-    const signature = sign(null, Buffer.from(signingInput), signer).toString("base64url");
-    return {
-      signingInput: kind === 2 ? `${signingInput}x` : signingInput,
-      signature,
-      key: alice.publicKey,
-      valid: kind === 0,
-    };
-  });
-}
-
-const submit = (verifier: BatchVerifier, all: readonly Case[]) =>
-  Promise.all(all.map((c) => verifier.verify(c.signingInput, c.signature, c.key)));
+const cases = (n: number, tag = "c") => signedCases(n, tag, false);
 const validity = (all: readonly Case[]) => all.map((c) => c.valid);
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Resolves with `"done"` when `promise` settles within `ms`, else with `"pending"`. */
 async function within(promise: Promise<unknown>, ms: number): Promise<"done" | "pending"> {
