@@ -280,9 +280,11 @@ export class BatchVerifier {
 
   #settle(worker: Worker, message: { seq: number; valid: Uint8Array }): void {
     // Only the current worker's batches are out (#fail clears them) and seq is never reused,
-    // so a dropped worker's late answer finds nothing here.
+    // so a dropped worker's late answer finds nothing here. This is where an answer becomes
+    // "valid": the worker is compared as well, so that neither rule alone stands between a
+    // stale answer and another batch's grants (its mutants are equivalent by design).
     const batch = this.#sent.get(message.seq);
-    if (batch === undefined) return;
+    if (batch === undefined || this.#worker !== worker) return;
     this.#sent.delete(message.seq);
     clearTimeout(batch.deadline);
     if (this.#sent.size === 0) worker.unref();
