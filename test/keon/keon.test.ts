@@ -401,7 +401,7 @@ describe("Keon's remote execution", () => {
         (e) => {
           expect(e).toBeInstanceOf(AuthenticationError);
           // A Keon user set no DECIONIS_API_KEY: the message names the key they gave.
-          expect((e as Error).message).toContain("the apiKey or bearerToken given to createKeonClient");
+          expect((e as Error).message).toContain("the apiKey or bearerToken given to the Keon client");
           expect((e as Error).message).not.toContain("DECIONIS_API_KEY");
         },
       ],

@@ -113,7 +113,11 @@ export function keonError(
     default:
       break;
   }
-  if (status === 401) return new AuthenticationError(info, "the apiKey or bearerToken given to createKeonClient");
+  if (status === 401)
+    return new AuthenticationError(
+      info,
+      "the apiKey or bearerToken given to the Keon client (createKeonClient or KeonGateway)",
+    );
   if (status === 403) return new PermissionDeniedError(info);
   if (status === 429) return new RateLimitError(info, retryAfterMs);
   if (status >= 500) return new ServerError({ ...info, status });
