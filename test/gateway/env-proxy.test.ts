@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import net from "node:net";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "../helpers/listen.js";
 import { DecionisClient } from "../../src/index.js";
 import { sampleIntent, startTestAuthority, type TestAuthority } from "../helpers/test-authority.js";
 import { TRANSPORTS } from "./transports.js";
@@ -19,7 +19,6 @@ interface ForwardProxy {
 
 async function startForwardProxy(): Promise<ForwardProxy> {
   const seen: string[] = [];
-  const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     seen.push(`${req.method ?? ""} ${req.url ?? ""}`);
     const upstream = http.request(req.url ?? "", { method: req.method, headers: req.headers }, (answer) => {
@@ -38,23 +37,12 @@ async function startForwardProxy(): Promise<ForwardProxy> {
       upstream.pipe(client);
       client.pipe(upstream);
     });
-    sockets.add(upstream);
+    listening.track(upstream);
     upstream.on("error", () => client.destroy());
     client.on("error", () => upstream.destroy());
   });
-  server.on("connection", (s: net.Socket) => sockets.add(s));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  const listening = await listenLoopback(server);
+  return { url: listening.url, seen, close: listening.close };
 }
 
 describe.each(TRANSPORTS)("%s transport", (transport) => {

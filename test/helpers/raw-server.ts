@@ -6,7 +6,7 @@
  */
 import http from "node:http";
 import net from "node:net";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "./listen.js";
 
 export interface RawRequest {
   method: string;
@@ -24,7 +24,6 @@ export interface RawServer {
 export type RawHandler = (req: RawRequest, res: http.ServerResponse, socket: net.Socket) => void;
 
 export async function startRawServer(handler: RawHandler): Promise<RawServer> {
-  const sockets = new Set<net.Socket>();
   const requests: RawRequest[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -40,22 +39,8 @@ export async function startRawServer(handler: RawHandler): Promise<RawServer> {
       handler(recorded, res, req.socket);
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  const { url, close } = await listenLoopback(server);
+  return { url, requests, close };
 }
 
 /**
@@ -77,10 +62,7 @@ export function drip(res: http.ServerResponse, everyMs: number, length = 100_000
 /** A server that records the raw bytes of each request and answers `answer` (a complete HTTP response). */
 export async function startByteServer(answer: string): Promise<{ url: string; raw: string[]; close(): Promise<void> }> {
   const raw: string[] = [];
-  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
     let buffer = Buffer.alloc(0);
     socket.on("data", (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -94,16 +76,6 @@ export async function startByteServer(answer: string): Promise<{ url: string; ra
       socket.write(answer);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    raw,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  const { url, close } = await listenLoopback(server);
+  return { url, raw, close };
 }

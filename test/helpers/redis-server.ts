@@ -5,6 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import net, { type AddressInfo } from "node:net";
+import { listenLoopback } from "./listen.js";
 
 export interface RedisServer {
   port: number;
@@ -107,10 +108,7 @@ export interface FakeRedis {
 }
 
 export async function startFakeRedis(onSet: () => string | undefined): Promise<FakeRedis> {
-  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
     let buffer = "";
     socket.on("data", (chunk: Buffer) => {
       buffer += chunk.toString("latin1");
@@ -131,19 +129,8 @@ export async function startFakeRedis(onSet: () => string | undefined): Promise<F
     });
     socket.on("error", () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  const { port, close } = await listenLoopback(server);
+  return { port, url: `redis://127.0.0.1:${port}`, close };
 }
 
 /** One RESP array of bulk strings from the front of `input`, or undefined when incomplete. */

@@ -6,7 +6,7 @@
  */
 import http from "node:http";
 import { DecionisClient, type ClientOptions, type IntentInput } from "../../src/index.js";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "./listen.js";
 import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 
 /** The test authority's signing key: grants are real EdDSA JWS, verifiable by the SDK. */
@@ -146,7 +146,7 @@ export function defaultAnswer(req: RecordedRequest): Answer {
 
 export async function startTestAuthority(into: Partial<TestAuthority> = {}): Promise<TestAuthority> {
   const queue: Answer[] = [];
-  const sockets = new Set<import("node:net").Socket>();
+  let close = (): Promise<void> => Promise.resolve();
   const authority: TestAuthority = Object.assign(into, {
     url: "",
     requests: [],
@@ -157,13 +157,7 @@ export async function startTestAuthority(into: Partial<TestAuthority> = {}): Pro
     jwks,
     jwksStatus: 200,
     jwksFetches: 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: () => close(),
     reset: () => {
       queue.length = 0;
       authority.requests.length = 0;
@@ -214,12 +208,7 @@ export async function startTestAuthority(into: Partial<TestAuthority> = {}): Pro
       else respond();
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  authority.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ url: authority.url, close } = await listenLoopback(server));
   return authority;
 }
 
