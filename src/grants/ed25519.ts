@@ -106,8 +106,9 @@ export function sodiumModulePath(): string | undefined {
   return ed25519Backend() === "sodium" ? sodiumPath : undefined;
 }
 
-/** The group order L, little-endian: S must be below it. */
-const L = Buffer.from("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", "hex");
+/** @internal The group order L, little-endian hex: S must be below it (also the verifier worker's). */
+export const GROUP_ORDER_HEX = "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010";
+const L = Buffer.from(GROUP_ORDER_HEX, "hex");
 
 /** @internal Whether S (bytes 32..63, little-endian) is below L. */
 export function canonicalS(signature: Uint8Array): boolean {

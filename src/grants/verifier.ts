@@ -18,7 +18,7 @@
 import type { KeyObject } from "node:crypto";
 import * as timers from "node:timers";
 import { Worker, type WorkerOptions } from "node:worker_threads";
-import { SMALL_ORDER_KEYS, sodiumModulePath, verifyEd25519 } from "./ed25519.js";
+import { GROUP_ORDER_HEX, SMALL_ORDER_KEYS, sodiumModulePath, verifyEd25519 } from "./ed25519.js";
 
 /** One grant to check: the signing input (`header.payload`, ASCII) and the base64url signature. */
 interface Job {
@@ -34,7 +34,7 @@ interface Job {
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { verify } = require("node:crypto");
-const L = Buffer.from("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010", "hex");
+const L = Buffer.from("${GROUP_ORDER_HEX}", "hex");
 const SMALL = new Set(${JSON.stringify([...SMALL_ORDER_KEYS])});
 const keys = new Map();
 let sodium;
