@@ -205,7 +205,6 @@ function describe(value: unknown): string {
 
 /** What Redis sent, short: it is shown in an error, not logged in full. */
 function describeReply(reply: unknown): string {
-  if (typeof reply === "string") return JSON.stringify(reply.length > 40 ? `${reply.slice(0, 40)}…` : reply);
   if (typeof reply === "number" || typeof reply === "boolean") return `${typeof reply} ${String(reply)}`;
   if (Array.isArray(reply)) return `an array of ${reply.length}`;
   return describe(reply);
