@@ -15,30 +15,46 @@ export const PATH = "/v1/authority/enforce-and-bind";
 // ---------------------------------------------------------------------------------------------
 // The authority, in a child process.
 
-/** Forks bench/server.mjs and resolves once it listens. */
-export async function startServer() {
-  const child = fork(fileURLToPath(new URL("./server.mjs", import.meta.url)), [], {
+/**
+ * Forks a bench script that says { type: "ready", ... } once up and answers every
+ * { id, ... } request with a message of the same id. Resolves with the ready message and
+ * `ask(message)`, which resolves with the answer.
+ */
+async function forkWithIpc(script) {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const pending = new Map();
   let nextId = 0;
-  const port = await new Promise((resolve, reject) => {
+  const ready = await new Promise((resolve, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`bench server exited early (code ${code})`)));
+    child.once("exit", (code) => reject(new Error(`${script} exited early (code ${code})`)));
     child.on("message", (msg) => {
-      if (msg?.type === "ready") resolve(msg.port);
+      if (msg?.type === "ready") resolve(msg);
       else pending.get(msg?.id)?.(msg);
     });
   });
-  const ask = (type) =>
+  // A child that dies answers what was asked of it with the error.
+  child.once("exit", (code, signal) => {
+    for (const answer of [...pending.values()]) answer({ error: `${script} exited (code ${code}, signal ${signal})` });
+  });
+  const ask = (message) =>
     new Promise((resolve) => {
       const id = ++nextId;
       pending.set(id, (msg) => {
         pending.delete(id);
         resolve(msg);
       });
-      child.send({ type, id });
+      child.send({ ...message, id });
     });
+  return { child, ready, ask };
+}
+
+/** Forks bench/server.mjs and resolves once it listens. */
+export async function startServer() {
+  const { child, ready, ask: send } = await forkWithIpc("./server.mjs");
+  const port = ready.port;
+  const ask = (type) => send({ type });
   let stopped = false;
   child.on("exit", (code, signal) => {
     if (!stopped) {
@@ -61,6 +77,63 @@ export async function startServer() {
     stop() {
       stopped = true;
       child.kill();
+    },
+  };
+}
+
+/**
+ * A client from a plain description (it crosses to bench/client.mjs as JSON): `kind` "raw" |
+ * "axios" | "axiosSdk" (replaying the captured `body` and `headers`) or "gated" (the SDK, with
+ * `extra` client options; `redisPort` claims its grants in a RedisReplayStore there).
+ */
+export async function makeClient(spec) {
+  switch (spec.kind) {
+    case "raw":
+      return makeRaw(spec.port, spec.body, spec.headers);
+    case "axios":
+      return makeAxios(spec.baseUrl, spec.body, spec.headers);
+    case "axiosSdk":
+      return makeAxiosSdkConfig(spec.baseUrl, spec.body, spec.headers);
+    case "gated": {
+      const extra = { ...spec.extra };
+      let quit = async () => {};
+      if (spec.redisPort !== undefined) {
+        const { Redis } = await import("ioredis");
+        const { RedisReplayStore } = await import("../dist/esm/integrations/redis/index.js");
+        const redis = new Redis(spec.redisPort, "127.0.0.1");
+        extra.replayStore = new RedisReplayStore({ client: redis, keyPrefix: `bench:${process.pid}:` });
+        quit = () => redis.quit();
+      }
+      const gated = makeGated(spec.baseUrl, extra);
+      return {
+        call: gated.call,
+        close: async () => {
+          await gated.close();
+          await quit();
+        },
+      };
+    }
+    default:
+      throw new Error(`unknown client kind ${spec.kind}`);
+  }
+}
+
+/**
+ * A client in a process of its own (bench/client.mjs): `measure(n, concurrency)` runs there and
+ * reports that process's CPU. `spec` as client.mjs describes it.
+ */
+export async function forkClient(spec) {
+  const { child, ask } = await forkWithIpc("./client.mjs");
+  const call = async (message) => {
+    const answer = await ask(message);
+    if (answer.error !== undefined) throw new Error(`bench client ${spec.kind}: ${answer.error}`);
+    return answer;
+  };
+  await call({ type: "init", spec });
+  return {
+    measure: async (n, concurrency) => (await call({ type: "measure", n, concurrency })).result,
+    close: async () => {
+      if (child.exitCode === null) await call({ type: "close" });
     },
   };
 }
@@ -236,6 +309,8 @@ export async function measure(call, n, concurrency) {
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     cpuUsPerCall: (cpu.user + cpu.system) / n,
+    /** Sorted, ms. */
+    latencies,
   };
 }
 

@@ -69,6 +69,7 @@ export async function startRedisStore() {
   const client = new Redis(port, "127.0.0.1");
   const store = new RedisReplayStore({ client, keyPrefix: "bench:jti:" });
   return {
+    port,
     store,
     /** The claim alone: one SET NX per claim, n claims at `concurrency` in flight, medians over `rounds`. */
     claimCost: async (n = 5000, rounds = 3) => {

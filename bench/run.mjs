@@ -2,22 +2,26 @@
 // authority in a child process, 1 and 64 in flight, in interleaved rounds; prints medians and
 // the issue's two target ratios. Exits non-zero only on errors, never on a missed target.
 //
-//   node bench/run.mjs [--rounds 6] [--calls1 1000] [--calls64 4000] [--sdk-axios] [--json out.json]
+//   node bench/run.mjs [--rounds 8] [--calls1 1000] [--calls64 4000] [--sdk-axios] [--json out.json]
+//                      [--slices 4] [--one-process]
+// Each client runs in a process of its own (bench/client.mjs), as in production; --one-process
+// runs them all in this one instead, as the bench did before (they then share JIT state, heap,
+// the replay store and the verifier thread, and disturb each other's figures).
 //   node bench/run.mjs --profile [profile options]   # the SDK's own CPU per call, no network
 //   node bench/run.mjs --quick                       # a smoke run (2 rounds, few calls)
 //   node bench/run.mjs --steady [--seconds 90]       # one gated client past the grants' 30 s lifetime
 import { writeFileSync } from "node:fs";
 import {
   fmt,
+  forkClient,
   gc,
   machine,
-  makeAxios,
-  makeAxiosSdkConfig,
+  makeClient,
   makeGated,
-  makeRaw,
   measure,
   median,
   parseArgs,
+  percentile,
   replayHeaders,
   startServer,
   table,
@@ -49,11 +53,13 @@ async function main(argv) {
     return steady(argv.filter((a) => a !== "--steady"));
   }
   const opts = parseArgs(argv, {
-    rounds: 6,
+    rounds: 8,
     calls1: 1000,
     calls64: 4000,
     warmup: 0.15,
     sdkAxios: false,
+    oneProcess: false,
+    slices: 4,
     quick: false,
     json: "",
   });
@@ -79,68 +85,98 @@ async function main(argv) {
   const closers = [];
   try {
     // One real gated call, captured at the server: the baselines send exactly these bytes and headers.
-    const gated = makeGated(server.baseUrl);
-    closers.push(gated.close);
-    await gated.call();
-    // The same gate with grant signature verification off: what the Ed25519 check costs.
-    const unverified = makeGated(server.baseUrl, { verify: "none" });
-    closers.push(unverified.close);
+    const capturing = makeGated(server.baseUrl);
+    await capturing.call();
+    await capturing.close();
     const captured = await server.lastRequest();
     const body = captured.body;
     const headers = replayHeaders(captured.headers);
     if (!JSON.parse(body).intent_hash) throw new Error("captured SDK request has no intent_hash");
 
-    const clients = [
-      { name: "raw node:http", ...makeRaw(server.port, body, headers) },
-      { name: "bare axios", ...makeAxios(server.baseUrl, body, headers) },
-      ...(opts.sdkAxios ? [{ name: "axios, SDK's config", ...makeAxiosSdkConfig(server.baseUrl, body, headers) }] : []),
-      { name: G, ...gated },
-      { name: G_NONE, ...unverified },
+    const replay = { port: server.port, baseUrl: server.baseUrl, body, headers };
+    const specs = [
+      { name: "raw node:http", kind: "raw", ...replay },
+      { name: "bare axios", kind: "axios", ...replay },
+      ...(opts.sdkAxios ? [{ name: "axios, SDK's config", kind: "axiosSdk", ...replay }] : []),
+      { name: G, kind: "gated", baseUrl: server.baseUrl, extra: {} },
+      // The same gate with grant signature verification off: what the Ed25519 check costs.
+      { name: G_NONE, kind: "gated", baseUrl: server.baseUrl, extra: { verify: "none" } },
     ];
-    for (const c of clients.slice(0, -2)) closers.push(c.close);
     // shared replay store (issue 12): the same gate, each grant claimed in a local redis-server.
     const redis = await startRedisStore();
     if (redis !== undefined) {
       closers.push(redis.close);
-      const viaRedis = makeGated(server.baseUrl, { replayStore: redis.store });
-      closers.push(viaRedis.close);
-      clients.push({ name: G_REDIS, ...viaRedis });
+      specs.push({ name: G_REDIS, kind: "gated", baseUrl: server.baseUrl, extra: {}, redisPort: redis.port });
     }
     // lean transport (issue 12): the same gate on undici, signature verified.
-    const lean = makeGated(server.baseUrl, { transport: "undici" });
-    closers.push(lean.close);
-    await lean.call();
-    clients.push({ name: G_UNDICI, ...lean });
+    specs.push({ name: G_UNDICI, kind: "gated", baseUrl: server.baseUrl, extra: { transport: "undici" } });
+
+    const clients = [];
+    for (const { name, ...spec } of specs) {
+      let client;
+      if (opts.oneProcess) {
+        const local = await makeClient(spec);
+        await local.call();
+        client = { measure: (n, conc) => measure(local.call, n, conc), close: local.close };
+      } else client = await forkClient(spec);
+      closers.push(client.close);
+      clients.push({ name, ...client });
+    }
     console.log(
       `request body ${Buffer.byteLength(body)} B, ${Object.keys(headers).length} headers (captured from the SDK); ` +
-        `server pid separate (child process).\n`,
+        `server pid separate (child process); ${opts.oneProcess ? "all clients in this process" : "each client in a process of its own"}.\n`,
     );
 
     // Global warm-up: JIT and sockets for every client at both concurrencies.
     for (const c of clients) {
-      await measure(c.call, 500, 1);
-      await measure(c.call, 3000, 64);
+      await c.measure(500, 1);
+      await c.measure(3000, 64);
     }
 
     const results = new Map(); // `${name}@${conc}` -> [{...metrics}]
     for (let round = 0; round < opts.rounds; round++) {
       const started = performance.now();
       for (const conc of round % 2 ? [...concurrencies].reverse() : concurrencies) {
-        const order = clients.map((_, i) => clients[(i + round) % clients.length]);
-        for (const c of order) {
-          const n = callsAt[conc];
-          await measure(c.call, Math.max(100, Math.round(n * opts.warmup)), conc);
-          gc();
-          const s0 = await server.usage();
-          const r = await measure(c.call, n, conc);
-          const s1 = await server.usage();
-          if (s1.requests - s0.requests !== n)
-            throw new Error(`${c.name}: server saw ${s1.requests - s0.requests} requests for ${n} calls`);
-          r.serverCpuUsPerCall = (s1.cpuUs - s0.cpuUs) / n;
-          r.cpuUtil = (r.cpuUsPerCall * n) / (r.wallMs * 1000);
+        // A cell is measured in slices taken in turn across the clients, so that what the host
+        // does meanwhile (this machine is shared) falls on every client of the round alike.
+        const n = Math.round(callsAt[conc] / opts.slices);
+        const cells = new Map(clients.map((c) => [c, { wallMs: 0, cpuUs: 0, serverCpuUs: 0, latencies: [] }]));
+        for (let slice = 0; slice < opts.slices; slice++) {
+          const order = clients.map((_, i) => clients[(i + round + slice) % clients.length]);
+          for (const c of order) {
+            await c.measure(Math.max(50, Math.round(n * opts.warmup)), conc);
+            // One process for all: a full GC between cells, so that each pays for (most of) its own
+            // garbage. Not in a client's own process: there the garbage is its own, and a forced
+            // full GC sets the client back (measured: the gate's CPU per call at 1 in flight 1.5×
+            // its steady figure in the cell after one, the lean gate's 2.3×; BENCHMARKS.md, session 6).
+            if (opts.oneProcess) gc();
+            const s0 = await server.usage();
+            const r = await c.measure(n, conc);
+            const s1 = await server.usage();
+            if (s1.requests - s0.requests !== n)
+              throw new Error(`${c.name}: server saw ${s1.requests - s0.requests} requests for ${n} calls`);
+            const cell = cells.get(c);
+            cell.wallMs += r.wallMs;
+            cell.cpuUs += r.cpuUsPerCall * n;
+            cell.serverCpuUs += s1.cpuUs - s0.cpuUs;
+            cell.latencies.push(...r.latencies);
+          }
+        }
+        for (const [c, cell] of cells) {
+          const calls = n * opts.slices;
+          const sorted = Float64Array.from(cell.latencies).sort();
           const key = `${c.name}@${conc}`;
           if (!results.has(key)) results.set(key, []);
-          results.get(key).push(r);
+          results.get(key).push({
+            calls,
+            wallMs: cell.wallMs,
+            callsPerSec: (calls * 1000) / cell.wallMs,
+            p50: percentile(sorted, 0.5),
+            p99: percentile(sorted, 0.99),
+            cpuUsPerCall: cell.cpuUs / calls,
+            serverCpuUsPerCall: cell.serverCpuUs / calls,
+            cpuUtil: cell.cpuUs / (cell.wallMs * 1000),
+          });
         }
       }
       process.stderr.write(
@@ -315,7 +351,7 @@ async function main(argv) {
         JSON.stringify({ machine: m, options: opts, results: Object.fromEntries(results) }, null, 2) + "\n",
       );
   } finally {
-    for (const close of closers) await close();
+    for (const close of closers.reverse()) await close();
     server.stop();
   }
 }
