@@ -54,14 +54,17 @@ export function abortable<T>(work: Promise<T> | T, signal: AbortSignal | undefin
   });
 }
 
+/** What an unexpected gateway failure means for the action: before it, nothing ran. */
+const NOTHING_RAN = "The gateway failed with an unexpected error; nothing ran.";
+
 /**
  * Whatever a gateway threw becomes an SDK error; an abort stays the signal's reason.
  * @internal
  */
-export function asSdkError(error: unknown, signal?: AbortSignal): unknown {
+export function asSdkError(error: unknown, signal?: AbortSignal, message = NOTHING_RAN): unknown {
   if (signal?.aborted) return signal.reason;
   if (error instanceof DecionisError) return error;
-  return new TransportError("The gateway failed with an unexpected error; nothing ran.", {
+  return new TransportError(message, {
     code: "GATEWAY_FAILED",
     retryable: false,
     details: { errorName: error instanceof Error ? error.name : typeof error },
@@ -102,11 +105,11 @@ export class Authority {
     return typeof this.gateway[method] === "function";
   }
 
-  async #call<T>(work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  async #call<T>(work: () => Promise<T>, signal: AbortSignal | undefined, message?: string): Promise<T> {
     try {
       return await abortable(work(), signal);
     } catch (error) {
-      throw asSdkError(error, signal);
+      throw asSdkError(error, signal, message);
     }
   }
 
@@ -173,7 +176,11 @@ export class Authority {
    */
   async reportOutcome(decisionId: string, outcome: WireOutcome): Promise<unknown> {
     const report = this.#need("reportOutcome");
-    return this.#call(() => report.call(this.gateway, decisionId, outcome), undefined);
+    return this.#call(
+      () => report.call(this.gateway, decisionId, outcome),
+      undefined,
+      `The gateway failed with an unexpected error reporting the outcome of decision ${decisionId}; the action had run.`,
+    );
   }
 
   /** A dossier, checked. */

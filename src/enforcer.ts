@@ -214,11 +214,18 @@ export class Enforcer {
       parseOptions(callOptionsSchema, { verify, mode, escalation, waitTimeoutMs, reportOutcome, signal });
     const o = this.options;
     const wait = waitTimeoutMs ?? o.waitTimeoutMs;
+    const report = reportOutcome ?? o.reportOutcome;
+    // Found out after the run, it could only be a failed report: refused before anything is sent.
+    if (report && !this.#authority.has("reportOutcome"))
+      throw new ConfigurationError(
+        "reportOutcome",
+        "reportOutcome is true, but the client's gateway has no reportOutcome() method: give the gateway one, or leave reportOutcome off",
+      );
     return {
       verify: verify ?? this.#defaultVerify,
       mode: mode ?? o.mode,
       escalation: escalation ?? o.escalation,
-      reportOutcome: reportOutcome ?? o.reportOutcome,
+      reportOutcome: report,
       ...(signal === undefined ? {} : { signal }),
       ...(wait === undefined ? {} : { waitTimeoutMs: wait }),
     };

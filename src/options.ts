@@ -261,7 +261,11 @@ export interface ClientOptions {
   escalation?: "throw" | "wait";
   /** Longest wait for a person with `escalation: "wait"`, ms. @default until the escalation expires */
   waitTimeoutMs?: number;
-  /** Post each allowed call's outcome to the authority, in the background. @default false */
+  /**
+   * Post each allowed call's outcome to the authority, in the background.
+   * @default false
+   * @throws {@link ConfigurationError} at construction when `true` and a `gateway` of yours has no `reportOutcome()`.
+   */
   reportOutcome?: boolean;
   /**
    * Most SHADOW-mode decisions asked in the background at once. Past it, a

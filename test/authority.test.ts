@@ -323,21 +323,49 @@ describe("outcome reports and close through the checked gateway", () => {
     ]);
   });
 
-  it("a gateway without reportOutcome: the run's result stands, onError hears a ConfigurationError naming it", async () => {
+  const noReport = /reportOutcome is true, but the client's gateway has no reportOutcome\(\) method/;
+
+  it("reportOutcome: true on a client whose gateway cannot report is refused when the client is built", () => {
+    const build = () => clientWith(new MockGateway(), { reportOutcome: true });
+    expect(build).toThrow(ConfigurationError);
+    expect(build).toThrow(noReport);
+    expect(build).toThrow(expect.objectContaining({ option: "reportOutcome" }) as Error);
+  });
+
+  it("reportOutcome: true on one call, gateway cannot report: refused before any request, nothing runs", async () => {
+    const gateway = new MockGateway();
+    const client = clientWith(gateway);
+    const run = jest.fn(() => 1);
+    const error = await client.enforce(sampleIntent, { execute: run, reportOutcome: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(noReport);
+    expect(gateway.requests).toHaveLength(0);
+    expect(run).not.toHaveBeenCalled();
+    await client.close();
+  });
+
+  it("a gateway that loses reportOutcome after the client was built: the run's result stands, onError hears it", async () => {
     // The action has run by then: throwing into the caller would invite a second run,
     // and a report that never settles would keep close() waiting for ever.
     const errors: unknown[] = [];
-    const client = clientWith(new MockGateway(), {
+    const gateway: MockGateway & { reportOutcome?: () => Promise<unknown> } = Object.assign(new MockGateway(), {
+      reportOutcome: () => Promise.resolve({}),
+    });
+    const client = clientWith(gateway, {
       reportOutcome: true,
       hooks: { onError: ({ error }) => errors.push(error) },
     });
+    delete gateway.reportOutcome;
     const run = jest.fn(() => 1);
     await expect(client.enforce(sampleIntent, { execute: run })).resolves.toBe(1);
     expect(run).toHaveBeenCalledTimes(1);
     await client.close();
+    // The report failed, not the action: the error must not say that nothing ran.
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toBeInstanceOf(ConfigurationError);
-    expect((errors[0] as Error).message).toContain("The client's gateway has no reportOutcome() method");
+    expect(errors[0]).toBeInstanceOf(TransportError);
+    expect((errors[0] as Error).message).toBe(
+      `The gateway failed with an unexpected error reporting the outcome of decision dec_${gateway.last.request.intent_id}; the action had run.`,
+    );
   });
 
   it("close() closes a gateway that can be closed, and is fine with one that cannot", async () => {

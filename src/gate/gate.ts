@@ -72,7 +72,11 @@ export interface GateOptions<A extends readonly unknown[] = any[], T = any> {
   escalation?: "throw" | "wait";
   /** Longest wait with `escalation: "wait"`, ms. @default until the escalation expires */
   waitTimeoutMs?: number;
-  /** Post the call's outcome to the authority after it runs. @default the client's */
+  /**
+   * Post the call's outcome to the authority after it runs.
+   * @default the client's
+   * @throws {@link ConfigurationError} before any request when `true` and the client's gateway has no `reportOutcome()`.
+   */
   reportOutcome?: boolean;
   /**
    * Cancels a call, e.g. `(req) => req.signal`: aborting rejects with the
