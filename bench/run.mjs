@@ -3,7 +3,7 @@
 // the issue's two target ratios. Exits non-zero only on errors, never on a missed target.
 //
 //   node bench/run.mjs [--rounds 8] [--calls1 1000] [--calls64 4000] [--sdk-axios] [--json out.json]
-//                      [--slices 4] [--one-process]
+//                      [--slices 4] [--warmup-seconds 10] [--one-process]
 // Each client runs in a process of its own (bench/client.mjs), as in production; --one-process
 // runs them all in this one instead, as the bench did before (they then share JIT state, heap,
 // the replay store and the verifier thread, and disturb each other's figures).
@@ -57,13 +57,14 @@ async function main(argv) {
     calls1: 1000,
     calls64: 4000,
     warmup: 0.15,
+    warmupSeconds: 10,
     sdkAxios: false,
     oneProcess: false,
     slices: 4,
     quick: false,
     json: "",
   });
-  if (opts.quick) Object.assign(opts, { rounds: 2, calls1: 300, calls64: 1000 });
+  if (opts.quick) Object.assign(opts, { rounds: 2, calls1: 300, calls64: 1000, warmupSeconds: 1 });
   const concurrencies = [1, 64];
   const callsAt = { 1: opts.calls1, 64: opts.calls64 };
 
@@ -127,10 +128,13 @@ async function main(argv) {
         `server pid separate (child process); ${opts.oneProcess ? "all clients in this process" : "each client in a process of its own"}.\n`,
     );
 
-    // Global warm-up: JIT and sockets for every client at both concurrencies.
+    // Global warm-up: JIT, heap and sockets for every client at both concurrencies, for a time
+    // rather than a count: a gated client's CPU per call keeps falling for tens of thousands of
+    // calls (measured: 452–467 µs at 64 in flight in a run's first four rounds, 325–347 after).
     for (const c of clients) {
-      await c.measure(500, 1);
-      await c.measure(3000, 64);
+      await c.measure(1000, 1);
+      const until = performance.now() + opts.warmupSeconds * 1000;
+      while (performance.now() < until) await c.measure(2000, 64);
     }
 
     const results = new Map(); // `${name}@${conc}` -> [{...metrics}]
