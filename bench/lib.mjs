@@ -302,15 +302,18 @@ export async function measure(call, n, concurrency) {
   const cpu = process.cpuUsage(cpu0);
   if (failure !== undefined) throw failure;
   latencies.sort();
+  return { ...summary(n, wallMs, cpu.user + cpu.system, latencies), /** Sorted, ms. */ latencies };
+}
+
+/** The figures of `calls` calls that took `wallMs` and `cpuUs` in all, from their latencies (ms, sorted). */
+export function summary(calls, wallMs, cpuUs, sorted) {
   return {
-    calls: n,
+    calls,
     wallMs,
-    callsPerSec: (n * 1000) / wallMs,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-    cpuUsPerCall: (cpu.user + cpu.system) / n,
-    /** Sorted, ms. */
-    latencies,
+    callsPerSec: (calls * 1000) / wallMs,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    cpuUsPerCall: cpuUs / calls,
   };
 }
 

@@ -21,9 +21,9 @@ import {
   measure,
   median,
   parseArgs,
-  percentile,
   replayHeaders,
   startServer,
+  summary,
   table,
 } from "./lib.mjs";
 import { startRedisStore } from "./redis.mjs";
@@ -168,16 +168,10 @@ async function main(argv) {
         }
         for (const [c, cell] of cells) {
           const calls = n * opts.slices;
-          const sorted = Float64Array.from(cell.latencies).sort();
           const key = `${c.name}@${conc}`;
           if (!results.has(key)) results.set(key, []);
           results.get(key).push({
-            calls,
-            wallMs: cell.wallMs,
-            callsPerSec: (calls * 1000) / cell.wallMs,
-            p50: percentile(sorted, 0.5),
-            p99: percentile(sorted, 0.99),
-            cpuUsPerCall: cell.cpuUs / calls,
+            ...summary(calls, cell.wallMs, cell.cpuUs, Float64Array.from(cell.latencies).sort()),
             serverCpuUsPerCall: cell.serverCpuUs / calls,
             cpuUtil: cell.cpuUs / (cell.wallMs * 1000),
           });
