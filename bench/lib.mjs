@@ -228,8 +228,8 @@ export function makeRaw(port, body, headers) {
  * response parsing, redirects followed). Headers split as the SDK splits them: fixed ones on
  * the instance, per-request ones on the call.
  */
-export function makeAxios(baseUrl, body, headers, extra = {}, retry = false) {
-  const httpAgent = new http.Agent({ keepAlive: true });
+export function makeAxios(baseUrl, body, headers, extra = {}, retry = false, agentOptions = {}) {
+  const httpAgent = new http.Agent({ keepAlive: true, ...agentOptions });
   const { "idempotency-key": idem, "x-correlation-id": corr, authorization, ...fixed } = headers;
   const perCall = { "idempotency-key": idem, "x-correlation-id": corr, authorization };
   const ax = axios.create({ baseURL: baseUrl, httpAgent, headers: fixed, ...extra });
@@ -262,8 +262,11 @@ export function makeAxiosSdkConfig(baseUrl, body, headers, retry = false) {
       transformRequest: [identity],
       transformResponse: [identity],
       transitional: { clarifyTimeoutError: true, silentJSONParsing: false, forcedJSONParsing: false },
+      proxy: false,
     },
     retry,
+    // The gateway's agents keep axios's TCP keep-alive delay (src/gateway/http.ts).
+    { keepAliveMsecs: 60_000 },
   );
 }
 

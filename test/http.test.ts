@@ -50,6 +50,25 @@ describe.each(TRANSPORTS)("%s transport", (transport) => {
       expect(req.headers["connection"]).toBe("keep-alive");
     });
 
+    it("keep a pooled socket's TCP keep-alive as set, not flipped on every request", async () => {
+      // axios sets (true, 60 s) on each request's socket and Node's agent sets its own
+      // keepAliveMsecs when the socket goes back to the pool: unless they agree, every
+      // request costs setsockopt calls (8 per request on Linux at Node 20).
+      const net = await import("node:net");
+      const client = makeClient();
+      await client.enforce(intent);
+      const spy = jest.spyOn(net.Socket.prototype, "setKeepAlive");
+      try {
+        for (let i = 0; i < 4; i++) await client.enforce(intent);
+        const settings = new Set(
+          spy.mock.calls.map(([enable, delay]) => `${enable}/${Math.floor((delay ?? 0) / 1000)}`),
+        );
+        expect([...settings].length).toBeLessThanOrEqual(1);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
     it("keep the package version in the user agent", () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       expect(VERSION).toBe((require("../package.json") as { version: string }).version);
